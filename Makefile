@@ -1,0 +1,39 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint format bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	# The CPU build of torch first, so no dependency pulls a CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	# escnn without py3nj (see pyproject.toml).
+	$(BIN)/pip install --quiet --no-deps escnn==1.0.11
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hypercube fit
+
+test: $(STAMP)
+	$(BIN)/ruff check hc_lightning tests benchmarks examples
+	$(BIN)/ruff format --check hc_lightning tests benchmarks examples
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check hc_lightning tests benchmarks examples
+
+format: $(STAMP)
+	$(BIN)/ruff format hc_lightning tests benchmarks examples
+	$(BIN)/ruff check --fix hc_lightning tests benchmarks examples
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) lightning_logs runs .pytest_cache

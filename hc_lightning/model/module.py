@@ -1,0 +1,283 @@
+"""``HyperCubeModule``: trains the HyperCube factors on the known cells of a table."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Literal
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
+from torchmetrics.classification import MulticlassAccuracy
+
+from hc_lightning.metrics import ExactCellFraction
+from hc_lightning.model.factors import HyperCubeFactors
+from hc_lightning.model.schedule import EpsSchedule
+
+log = logging.getLogger(__name__)
+
+Regularizer = Literal["hypercube", "l2", "none"]
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss."""
+
+
+class HyperCubeModule(L.LightningModule):
+    """Completes a Cayley table by fitting ``T = delta`` on the known cells.
+
+    The objective on a batch of known pairs ``(a, b)`` is
+
+    .. math::
+
+        L = \\sum_{(a, b)} \\sum_c (T[a, b, c] - \\delta[a, b, c])^2 + \\epsilon H,
+
+    with ``T`` and ``H`` as in :class:`~hc_lightning.model.factors.HyperCubeFactors`,
+    minimised by full-batch SGD with momentum and gradient-norm clipping at
+    ``clip_factor * m`` for ``m`` known pairs. ``epsilon`` follows
+    :class:`~hc_lightning.model.schedule.EpsSchedule`: on until the fit has settled with
+    balanced factors, then off; training stops by itself once the data term is below
+    ``stop_loss``.
+
+    Args:
+        n: number of elements (the CLI links it to the data module).
+        lr: SGD learning rate.
+        momentum: SGD momentum.
+        eps: weight of the regularizer while it is on.
+        clip_factor: gradient-norm clip per known pair.
+        regularizer: ``"hypercube"`` (``H``), ``"l2"`` (sum of squared factor entries,
+            scaled to equal ``H`` at a unitary solution) or ``"none"``.
+        plateau_tolerance: relative change of the objective over ``plateau_window`` steps
+            below which the regularized fit counts as settled.
+        plateau_window: steps over which the plateau is measured.
+        balance_tolerance: largest relative spread of the three factor norms at switch-off.
+        stop_loss: the run ends when the data term falls below this with ``eps`` off.
+        double_precision: train in float64 (slower; float32 already reaches ``stop_loss``).
+
+    Example:
+        >>> module = HyperCubeModule(n=6)
+        >>> module.factors.A.shape
+        torch.Size([6, 6, 6])
+    """
+
+    def __init__(
+        self,
+        n: int,
+        lr: float = 0.5,
+        momentum: float = 0.9,
+        eps: float = 0.1,
+        clip_factor: float = 0.2,
+        regularizer: Regularizer = "hypercube",
+        plateau_tolerance: float = 1e-5,
+        plateau_window: int = 10,
+        balance_tolerance: float = 1e-3,
+        stop_loss: float = 1e-7,
+        double_precision: bool = False,
+        eps_decay: float = 0.0,
+        eps_floor: float = 1e-4,
+    ) -> None:
+        super().__init__()
+        if n < 1:
+            raise ValueError(f"`n` must be a positive number of elements, got {n}")
+        if regularizer not in ("hypercube", "l2", "none"):
+            raise ValueError(
+                f"`regularizer` must be 'hypercube', 'l2' or 'none', got {regularizer!r}"
+            )
+        for name, value in (("lr", lr), ("eps", eps), ("clip_factor", clip_factor)):
+            if not value >= 0 or math.isinf(value):
+                raise ValueError(f"`{name}` must be a finite number >= 0, got {value}")
+        self.save_hyperparameters()
+        dtype = torch.float64 if double_precision else torch.float32
+        self.factors = HyperCubeFactors(n, dtype=dtype)
+        self.schedule = EpsSchedule(
+            eps if regularizer != "none" else 0.0,
+            plateau_tolerance=plateau_tolerance,
+            window=plateau_window,
+            balance_tolerance=balance_tolerance,
+            stop_loss=stop_loss,
+            decay=eps_decay,
+            floor=eps_floor,
+        )
+        self.train_accuracy = MulticlassAccuracy(num_classes=n, average="micro")
+        self.heldout_accuracy = MulticlassAccuracy(num_classes=n, average="micro")
+        self.heldout_exact = ExactCellFraction()
+        self._fitted_pairs = 0
+        self.register_buffer("completion", torch.zeros(n, n, dtype=torch.long))
+
+    @property
+    def n(self) -> int:
+        """Number of elements."""
+        return self.hparams.n
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """Predicted rows ``T[a, b, :]``, shape ``(m, n)``."""
+        return self.factors.predict(a, b)
+
+    def regularization(self, h: Tensor | None = None) -> Tensor:
+        """The chosen regularizer of the factors (``h``: ``H`` if already computed)."""
+        kind = self.hparams.regularizer
+        if kind == "hypercube":
+            return self.factors.regularizer() if h is None else h
+        if kind == "l2":
+            # Scaled so that orthogonal slices give 3 n^2, as H does.
+            squares = sum(
+                p.square().sum() for p in (self.factors.A, self.factors.B, self.factors.C)
+            )
+            return squares * self.n / 3
+        return self.factors.A.new_zeros(())
+
+    def data_loss(self, rows: Tensor, c: Tensor) -> Tensor:
+        """``sum (T[a, b, c] - delta[a, b, c])^2`` over the batch and every ``c``."""
+        target = torch.nn.functional.one_hot(c, self.n).to(rows.dtype)
+        return (rows - target).square().sum()
+
+    def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
+        a, b, c = batch
+        if self.schedule.on_completed_table:
+            # Phase two fits the completed table: known answers, and the model's own
+            # completion (fixed when eps went off) everywhere else.
+            c = torch.where(c >= 0, c, self.completion[a, b])
+        else:
+            known = c >= 0
+            a, b, c = a[known], b[known], c[known]
+        self._fitted_pairs = len(a) * self.trainer.world_size
+        rows = self(a, b)
+        data = self.data_loss(rows, c)
+        terms = self.factors.regularizer_terms()
+        h = terms.sum()
+        penalty = self.schedule.eps * self.regularization(h)
+        # Under DDP gradients are averaged: scale the shard's sum so that the average is the
+        # full sum, and count the regularizer once.
+        objective = data * self.trainer.world_size + penalty
+        if not torch.isfinite(objective):
+            raise DivergenceError(
+                f"the objective became {objective.item()} at step {self.global_step};"
+                " lower `model.lr` or `model.clip_factor`"
+            )
+        data_total = self.all_gather(data.detach()).sum()
+        h_ratio = h.detach() / (3 * self.n**2)
+        balance = self.factors.balance(terms.detach())
+        self.schedule.observe(data_total + penalty.detach(), data_total, balance)
+        self.train_accuracy(rows.detach().argmax(dim=1), c)
+        self.log_dict(
+            {
+                "train/data_loss": data_total,
+                "train/h_over_3n2": h_ratio,
+                "train/eps": self.schedule.eps,
+                "train/accuracy": self.train_accuracy,
+            },
+            on_step=True,
+            on_epoch=False,
+        )
+        self.log("h/3n2", h_ratio, prog_bar=True, on_step=True, on_epoch=False, logger=False)
+        return objective
+
+    def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
+        event = self.schedule.step()
+        if event == "completed":
+            self.completion.copy_(self.predicted_table())
+            self._rescale_to_fit()
+            self._reset_momentum()
+            # The completed table has n^2 / m times the cells of the known part, and the data
+            # term's curvature grows with it: keep the step per cell as it was.
+            for optimizer in self.trainer.optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] *= self._fitted_pairs / self.n**2
+            log.info(
+                "step %d: the fit has settled; training on the completed table", self.global_step
+            )
+        elif event == "eps_off":
+            self._rescale_to_fit()
+            self._reset_momentum()
+            log.info("step %d: the fit has settled; regularizer switched off", self.global_step)
+        elif event == "done":
+            log.info("step %d: table fitted; stopping", self.global_step)
+            self.trainer.should_stop = True
+
+    @torch.no_grad()
+    def predicted_table(self) -> Tensor:
+        """``argmax_c T[a, b, c]`` for every cell, shape ``(n, n)``."""
+        a, b = torch.meshgrid(torch.arange(self.n), torch.arange(self.n), indexing="ij")
+        return self.predict_rows(a.reshape(-1), b.reshape(-1)).argmax(dim=1).view(self.n, self.n)
+
+    @torch.no_grad()
+    def _rescale_to_fit(self) -> None:
+        """Scale all factors by the least-squares ``s`` for ``s^3 T ~ delta`` on the table.
+
+        The regularizer shrinks ``T`` while it is on; this undoes the shrinkage in one step.
+        """
+        n = self.n
+        a, b = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+        rows = self.predict_rows(a.reshape(-1), b.reshape(-1))
+        on_target = rows.gather(1, self.completion.view(-1, 1))
+        overlap, energy = on_target.sum(), rows.square().sum()
+        if overlap > 0:
+            scale = (overlap / energy) ** (1 / 3)
+            for factor in (self.factors.A, self.factors.B, self.factors.C):
+                factor.mul_(scale)
+
+    def _reset_momentum(self) -> None:
+        for optimizer in self.trainer.optimizers:
+            optimizer.state.clear()
+
+    def validation_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
+        a, b, c = batch
+        rows = self(a, b)
+        self.heldout_accuracy(rows.argmax(dim=1), c)
+        self.heldout_exact(rows, c)
+        self.log_dict(
+            {
+                "val/accuracy": self.heldout_accuracy,
+                "val/exact_fraction": self.heldout_exact,
+                "val/data_loss": self.data_loss(rows, c),
+            },
+            prog_bar=False,
+            sync_dist=True,
+        )
+        self.log("acc", self.heldout_accuracy, prog_bar=True, logger=False)
+
+    def test_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
+        a, b, c = batch
+        rows = self(a, b)
+        self.heldout_accuracy(rows.argmax(dim=1), c)
+        self.heldout_exact(rows, c)
+        self.log_dict(
+            {"test/accuracy": self.heldout_accuracy, "test/exact_fraction": self.heldout_exact}
+        )
+
+    def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        """The predicted product ``argmax_c T[a, b, c]`` of each pair, shape ``(m,)``."""
+        a, b = batch
+        return self.predict_rows(a, b).argmax(dim=1)
+
+    @torch.no_grad()
+    def predict_rows(self, a: Tensor, b: Tensor, chunk: int = 1024) -> Tensor:
+        """``T[a, b, :]`` for many pairs, in chunks to bound memory."""
+        return torch.cat(
+            [self(a[i : i + chunk], b[i : i + chunk]) for i in range(0, len(a), chunk)]
+        )
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(
+            self.parameters(), lr=self.hparams.lr, momentum=self.hparams.momentum
+        )
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        if gradient_clip_val:
+            rank_zero_warn("HyperCubeModule clips gradients itself; `gradient_clip_val` is unused")
+        limit = self.hparams.clip_factor * max(self._fitted_pairs, 1)
+        self.clip_gradients(optimizer, gradient_clip_val=limit, gradient_clip_algorithm="norm")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["eps_schedule"] = self.schedule.state_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "eps_schedule" in checkpoint:
+            self.schedule.load_state_dict(checkpoint["eps_schedule"])
