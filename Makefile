@@ -21,16 +21,16 @@ demo: $(STAMP)
 	$(BIN)/hypercube fit
 
 test: $(STAMP)
-	$(BIN)/ruff check hc_lightning tests benchmarks examples
-	$(BIN)/ruff format --check hc_lightning tests benchmarks examples
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check hc_lightning tests benchmarks examples
+	$(BIN)/ruff check .
 
 format: $(STAMP)
-	$(BIN)/ruff format hc_lightning tests benchmarks examples
-	$(BIN)/ruff check --fix hc_lightning tests benchmarks examples
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

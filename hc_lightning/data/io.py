@@ -169,10 +169,11 @@ def _grid_of_indices(rows: list[list[str]]) -> CayleyTable:
     n = len(rows)
     if n > MAX_ELEMENTS:
         raise TableError(f"{n} rows is more than the {MAX_ELEMENTS} elements supported")
-    cells = np.full((n, n), UNKNOWN, dtype=np.int64)
     for row_number, row in enumerate(rows, start=1):
         if len(row) != n:
             raise TableError(f"row {row_number} has {len(row)} cells, expected {n} (square grid)")
+    cells = np.full((n, n), UNKNOWN, dtype=np.int64)
+    for row_number, row in enumerate(rows, start=1):
         for column, value in enumerate(row):
             if value in UNKNOWN_MARKS:
                 continue

@@ -61,6 +61,11 @@ class EpsSchedule:
         """Whether training runs on the completed table (phases two and three)."""
         return self.completed_step is not None
 
+    @property
+    def last_data(self) -> float:
+        """The data term of the latest step."""
+        return self._data
+
     def observe(self, objective: float | Tensor, data: float | Tensor, balance: float | Tensor):
         """Record the objective, data term and factor balance of the step just taken."""
         self._history.append(float(objective))
