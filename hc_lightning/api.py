@@ -8,6 +8,8 @@ from typing import Any
 import lightning as L
 
 from hc_lightning.callbacks.report import CompletionReport, summarize
+from hc_lightning.callbacks.representation import GaugeFixCallback, IrrepsCallback
+from hc_lightning.callbacks.structure import StructureCallback
 from hc_lightning.data import catalog
 from hc_lightning.data.datamodule import CayleyDataModule
 from hc_lightning.data.table import CayleyTable
@@ -29,10 +31,11 @@ class Completion:
     report: dict[str, Any]
     module: HyperCubeModule
     trainer: L.Trainer
+    summary_lines: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """The human-readable summary of the run."""
-        return summarize(self.report)
+        return summarize(self.report, list(self.summary_lines))
 
 
 def complete(
@@ -42,6 +45,7 @@ def complete(
     max_steps: int = 20000,
     model_kwargs: dict[str, Any] | None = None,
     callbacks: list[L.Callback] | None = None,
+    explain: bool = True,
     **trainer_kwargs: Any,
 ) -> Completion:
     """Complete ``table`` with HyperCube and report what was found.
@@ -55,6 +59,8 @@ def complete(
         max_steps: upper bound on optimisation steps (training stops by itself earlier).
         model_kwargs: extra arguments of :class:`HyperCubeModule`.
         callbacks: extra Lightning callbacks.
+        explain: run the explanation callbacks (structure, gauge fixing, irreps) and add
+            their findings to the report.
         **trainer_kwargs: extra arguments of :class:`lightning.Trainer` (``logger=False``,
             no checkpoints and no progress bar unless given).
 
@@ -79,6 +85,7 @@ def complete(
         "default_root_dir": None,
     }
     options.update(trainer_kwargs)
-    trainer = L.Trainer(callbacks=[*(callbacks or []), report], **options)
+    explainers = [StructureCallback(), GaugeFixCallback(), IrrepsCallback()] if explain else []
+    trainer = L.Trainer(callbacks=[report, *(callbacks or []), *explainers], **options)
     trainer.fit(module, datamodule)
-    return Completion(report.completed, report.report, module, trainer)
+    return Completion(report.completed, report.report, module, trainer, tuple(report.summary))

@@ -13,6 +13,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from hc_lightning.callbacks.report import CompletionReport, run_directory, summarize
+from hc_lightning.callbacks.representation import GaugeFixCallback, IrrepsCallback
+from hc_lightning.callbacks.structure import StructureCallback
 from hc_lightning.data.datamodule import CayleyDataModule
 from hc_lightning.data.table import TableError
 from hc_lightning.model.module import DivergenceError, HyperCubeModule
@@ -26,6 +28,9 @@ class HyperCubeCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.n", "model.n", apply_on="instantiate")
         parser.add_lightning_class_args(CompletionReport, "report")
+        parser.add_lightning_class_args(StructureCallback, "structure")
+        parser.add_lightning_class_args(GaugeFixCallback, "gauge")
+        parser.add_lightning_class_args(IrrepsCallback, "irreps")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True})
         parser.set_defaults(

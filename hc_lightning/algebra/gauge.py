@@ -36,6 +36,7 @@ __all__ = [
     "is_latin_square",
     "orthogonality_error",
     "orthogonalize",
+    "refine_representation",
     "table_identity",
     "validate_table",
 ]
@@ -127,6 +128,41 @@ def homomorphism_error(rho: np.ndarray, table: np.ndarray) -> float:
         diff = products - rho[table[start : start + step]]  # (k, n, d, d)
         worst = max(worst, float(_normalised_norms(diff).max()))
     return worst
+
+
+def refine_representation(rho: np.ndarray, table: np.ndarray, iterations: int = 2) -> np.ndarray:
+    """Move an approximate representation onto an exact one nearby, by group averaging.
+
+    Each iteration replaces ``rho`` by
+
+    .. math::
+
+        \rho'(x) = \frac{1}{n} \\sum_y \rho(x * y)\\, \rho(y)^{-1},
+
+    which leaves an exact representation unchanged and squares the homomorphism error of
+    a near one (the averaging step behind the stability of almost-representations of
+    finite groups). Costs ``n^2 d^3`` per iteration, as one matrix product per chunk.
+
+    Args:
+        rho: invertible matrices, shape ``(n, d, d)``, approximately a representation.
+        table: the group's table, shape ``(n, n)``.
+        iterations: number of averaging steps.
+
+    Returns:
+        The refined matrices, shape ``(n, d, d)``.
+    """
+    table = validate_table(table)
+    n, d, _ = rho.shape
+    for _ in range(iterations):
+        inverses = np.linalg.inv(rho).reshape(n * d, d)  # (n*d, d): rho(y)^{-1} stacked
+        step = max(1, _CHUNK_ENTRIES // (n * d * d))
+        refined = np.empty_like(rho)
+        for start in range(0, n, step):
+            products = rho[table[start : start + step]]  # (k, n, d, d): rho(x * y)
+            side_by_side = products.transpose(0, 2, 1, 3).reshape(-1, d, n * d)  # (k, d, n*d)
+            refined[start : start + step] = side_by_side @ inverses / n
+        rho = refined
+    return rho
 
 
 def orthogonality_error(rho: np.ndarray) -> float:

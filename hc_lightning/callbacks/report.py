@@ -122,7 +122,6 @@ def build_report(
     with_answers = table.known & ~given
     violation = completed.latin_violation()
     schedule = module.schedule
-    h_over_3n2 = float(module.factors.regularizer().detach()) / (3 * table.n**2)
     exact = (
         schedule.done_step is not None
         and agrees_with_given
@@ -143,7 +142,7 @@ def build_report(
         "completed_step": schedule.completed_step,
         "eps_off_step": schedule.eps_off_step,
         "data_loss": schedule.last_data,
-        "h_over_3n2": h_over_3n2,
+        "h_over_3n2": module.last_h_ratio,
         "latin_square": violation is None,
         "latin_violation": violation,
     }

@@ -81,23 +81,24 @@ def write_table(table: CayleyTable, path: str | Path, kind: str | None = None) -
     if kind == "npy":
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(table.cells))
-        _write_atomic(path, buffer.getvalue())
+        write_bytes_atomic(path, buffer.getvalue())
     else:
         text = {"csv": _format_grid_csv, "obs": _format_observations, "json": _format_json}[kind](
             table
         )
-        _write_atomic(path, text.encode("utf-8"))
+        write_bytes_atomic(path, text.encode("utf-8"))
     return path
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` so that readers never see half a file."""
     path = Path(path)
-    _write_atomic(path, text.encode("utf-8"))
+    write_bytes_atomic(path, text.encode("utf-8"))
     return path
 
 
-def _write_atomic(path: Path, payload: bytes) -> None:
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a temporary file renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -54,7 +54,11 @@ class HyperCubeModule(L.LightningModule):
         plateau_window: steps over which the plateau is measured.
         balance_tolerance: largest relative spread of the three factor norms at switch-off.
         stop_loss: the run ends when the data term falls below this with ``eps`` off.
-        double_precision: train in float64 (slower; float32 already reaches ``stop_loss``).
+        double_precision: train in float64 throughout.
+        settle_tolerance: relative change of the objective over ``plateau_window`` steps
+            that ends the settle phase on the completed table.
+        polish_in_double: run the phases on the completed table in float64, so that the
+            factors (and the representation read off them) are exact beyond float32.
 
     Example:
         >>> module = HyperCubeModule(n=6)
@@ -75,8 +79,8 @@ class HyperCubeModule(L.LightningModule):
         balance_tolerance: float = 1e-3,
         stop_loss: float = 1e-7,
         double_precision: bool = False,
-        eps_decay: float = 0.0,
-        eps_floor: float = 1e-4,
+        settle_tolerance: float = 1e-10,
+        polish_in_double: bool = True,
     ) -> None:
         super().__init__()
         if n < 1:
@@ -97,13 +101,13 @@ class HyperCubeModule(L.LightningModule):
             window=plateau_window,
             balance_tolerance=balance_tolerance,
             stop_loss=stop_loss,
-            decay=eps_decay,
-            floor=eps_floor,
+            settle_tolerance=settle_tolerance,
         )
         self.train_accuracy = MulticlassAccuracy(num_classes=n, average="micro")
         self.heldout_accuracy = MulticlassAccuracy(num_classes=n, average="micro")
         self.heldout_exact = ExactCellFraction()
         self._fitted_pairs = 0
+        self.last_h_ratio = float("nan")
         self.register_buffer("completion", torch.zeros(n, n, dtype=torch.long))
 
     @property
@@ -158,6 +162,7 @@ class HyperCubeModule(L.LightningModule):
             )
         data_total = self.all_gather(data.detach()).sum()
         h_ratio = h.detach() / (3 * self.n**2)
+        self.last_h_ratio = float(h_ratio)
         balance = self.factors.balance(terms.detach())
         self.schedule.observe(data_total + penalty.detach(), data_total, balance)
         self.train_accuracy(rows.detach().argmax(dim=1), c)
@@ -177,6 +182,9 @@ class HyperCubeModule(L.LightningModule):
     def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
         event = self.schedule.step()
         if event == "completed":
+            if self.hparams.polish_in_double:
+                # Exactness is a float64 matter: the gauge-fixed rho inherits the fit's error.
+                self.factors.double()
             self.completion.copy_(self.predicted_table())
             self._rescale_to_fit()
             self._reset_momentum()
@@ -279,5 +287,8 @@ class HyperCubeModule(L.LightningModule):
         checkpoint["eps_schedule"] = self.schedule.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get("state_dict", {}).get("factors.A")
+        if saved is not None and saved.dtype != self.factors.A.dtype:
+            self.factors.to(saved.dtype)
         if "eps_schedule" in checkpoint:
             self.schedule.load_state_dict(checkpoint["eps_schedule"])
