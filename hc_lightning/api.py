@@ -62,7 +62,9 @@ def complete(
         explain: run the explanation callbacks (structure, gauge fixing, irreps) and add
             their findings to the report.
         **trainer_kwargs: extra arguments of :class:`lightning.Trainer` (``logger=False``,
-            no checkpoints and no progress bar unless given).
+            no checkpoints and no progress bar unless given). Files (the completed table,
+            ``report.json``, ``representation.npz``) are written only when
+            ``default_root_dir`` is given.
 
     Example:
         >>> result = complete("S3", train_fraction=0.6, seed=0)  # doctest: +SKIP
@@ -74,7 +76,8 @@ def complete(
     L.seed_everything(seed, verbose=False)
     datamodule = CayleyDataModule.from_table(table, train_fraction=train_fraction, split_seed=seed)
     module = HyperCubeModule(n=table.n, **(model_kwargs or {}))
-    report = CompletionReport()
+    write_files = trainer_kwargs.get("default_root_dir") is not None
+    report = CompletionReport(write_files=write_files)
     options: dict[str, Any] = {
         "logger": False,
         "enable_checkpointing": False,
@@ -85,7 +88,9 @@ def complete(
         "default_root_dir": None,
     }
     options.update(trainer_kwargs)
-    explainers = [StructureCallback(), GaugeFixCallback(), IrrepsCallback()] if explain else []
+    explainers = []
+    if explain:
+        explainers = [StructureCallback(), GaugeFixCallback(), IrrepsCallback(export=write_files)]
     trainer = L.Trainer(callbacks=[report, *(callbacks or []), *explainers], **options)
     trainer.fit(module, datamodule)
     return Completion(report.completed, report.report, module, trainer, tuple(report.summary))

@@ -52,10 +52,12 @@ class CompletionReport(L.Callback):
 
     Args:
         table_name: file name (without suffix) of the completed table.
+        write_files: write the files (the report is kept in memory either way).
     """
 
-    def __init__(self, table_name: str = "completed") -> None:
+    def __init__(self, table_name: str = "completed", write_files: bool = True) -> None:
         self.table_name = table_name
+        self.write_files = write_files
         self.report: dict[str, Any] | None = None
         self.completed: CayleyTable | None = None
         self.summary: list[str] = []
@@ -82,7 +84,8 @@ class CompletionReport(L.Callback):
             if isinstance(callback, ReportContributor):
                 self.report.update(callback.report_items())
                 self.summary.extend(callback.summary_lines())
-        self._write(trainer, datamodule)
+        if self.write_files:
+            self._write(trainer, datamodule)
 
     @rank_zero_only
     def _write(self, trainer: L.Trainer, datamodule: CayleyDataModule) -> None:

@@ -156,11 +156,13 @@ class IrrepsCallback(L.Callback, ReportContributor):
         tolerance: relative tolerance of the eigenspace split (see
             :func:`hc_lightning.algebra.irreps.decompose`).
         seed: seed of the random symmetric matrix averaged over the group.
+        export: write ``representation.npz`` into the run directory.
     """
 
-    def __init__(self, tolerance: float = 1e-5, seed: int = 0) -> None:
+    def __init__(self, tolerance: float = 1e-5, seed: int = 0, export: bool = True) -> None:
         self.tolerance = tolerance
         self.seed = seed
+        self.export = export
         self.decomposition: IrrepDecomposition | None = None
         self.skipped: str | None = None
         self._gauge: GaugeFixCallback | None = None
@@ -184,7 +186,7 @@ class IrrepsCallback(L.Callback, ReportContributor):
         self._export(trainer, result)
 
     def _export(self, trainer: L.Trainer, result: GaugeResult) -> None:
-        if trainer.global_rank != 0:
+        if not self.export or trainer.global_rank != 0:
             return
         buffer = io.BytesIO()
         np.savez(
