@@ -100,8 +100,11 @@ class CompletionReport(L.Callback):
 
 
 def complete_table(module: HyperCubeModule, datamodule: CayleyDataModule) -> CayleyTable:
-    """The table with every cell the model was not given filled by its prediction."""
+    """The table with every cell the model was not given filled by its prediction (every
+    cell, when the module was told to distrust the given ones)."""
     predicted = module.predicted_table().cpu().numpy()
+    if module.hparams.distrust_known_cells:
+        return datamodule.table.with_cells(predicted)
     given = datamodule.train_mask
     cells = np.where(given, datamodule.table.cells, predicted)
     return datamodule.table.with_cells(cells)

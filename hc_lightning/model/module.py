@@ -59,6 +59,9 @@ class HyperCubeModule(L.LightningModule):
             that ends the settle phase on the completed table.
         polish_in_double: run the phases on the completed table in float64, so that the
             factors (and the representation read off them) are exact beyond float32.
+        distrust_known_cells: after the fit, follow the model's own structure on every
+            cell, given or not; for observations that may contain errors (a given cell the
+            model disagrees with is then overruled, and reported).
 
     Example:
         >>> module = HyperCubeModule(n=6)
@@ -81,6 +84,7 @@ class HyperCubeModule(L.LightningModule):
         double_precision: bool = False,
         settle_tolerance: float = 1e-10,
         polish_in_double: bool = True,
+        distrust_known_cells: bool = False,
     ) -> None:
         super().__init__()
         if n < 1:
@@ -140,9 +144,11 @@ class HyperCubeModule(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
         a, b, c = batch
         if self.schedule.on_completed_table:
-            # Phase two fits the completed table: known answers, and the model's own
-            # completion (fixed when eps went off) everywhere else.
-            c = torch.where(c >= 0, c, self.completion[a, b])
+            # The settle and polish phases fit the completed table: the given answers and
+            # the model's own completion (fixed at the end of the fit) everywhere else, or
+            # the completion everywhere when the given cells are not trusted.
+            trusted = (c >= 0) & (not self.hparams.distrust_known_cells)
+            c = torch.where(trusted, c, self.completion[a, b])
         else:
             known = c >= 0
             a, b, c = a[known], b[known], c[known]
