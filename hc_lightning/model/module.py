@@ -152,7 +152,7 @@ class HyperCubeModule(L.LightningModule):
         else:
             known = c >= 0
             a, b, c = a[known], b[known], c[known]
-        self._fitted_pairs = len(a) * self.trainer.world_size
+        self._fitted_pairs = int(self.all_gather(torch.tensor(len(a), device=a.device)).sum())
         rows = self(a, b)
         data = self.data_loss(rows, c)
         terms = self.factors.regularizer_terms()
@@ -188,9 +188,8 @@ class HyperCubeModule(L.LightningModule):
     def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
         event = self.schedule.step()
         if event == "completed":
-            if self.hparams.polish_in_double:
-                # Exactness is a float64 matter: the gauge-fixed rho inherits the fit's error.
-                self.factors.double()
+            if self.hparams.polish_in_double and self.factors.A.dtype != torch.float64:
+                self._switch_to_double()
             self.completion.copy_(self.predicted_table())
             self._rescale_to_fit()
             self._reset_momentum()
@@ -209,6 +208,16 @@ class HyperCubeModule(L.LightningModule):
         elif event == "done":
             log.info("step %d: table fitted; stopping", self.global_step)
             self.trainer.should_stop = True
+
+    def _switch_to_double(self) -> None:
+        # Exactness is a float64 matter: the gauge-fixed rho inherits the fit's error.
+        if self.trainer.world_size > 1:
+            rank_zero_warn(
+                "`polish_in_double` is ignored under a distributed strategy (the gradient"
+                " buckets are fixed at start); use `double_precision=True` for float64"
+            )
+            return
+        self.factors.double()
 
     @torch.no_grad()
     def predicted_table(self) -> Tensor:

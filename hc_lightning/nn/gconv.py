@@ -53,8 +53,9 @@ def left_quotient_index(group: FiniteGroup) -> np.ndarray:
     return group.table[group.inverse[None, :], np.arange(group.order)[:, None]]
 
 
-def _check_channels(name: str, value: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
+def _positive_int(name: str, value: int) -> int:
+    """``value`` as an int after checking it is a positive integer (``ValueError`` naming it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -107,8 +108,8 @@ class GroupConv(nn.Module):
     ) -> None:
         super().__init__()
         self.group = as_group(group)
-        self.in_channels = _check_channels("in_channels", in_channels)
-        self.out_channels = _check_channels("out_channels", out_channels)
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.out_channels = _positive_int("out_channels", out_channels)
         n = self.group.order
         index = torch.as_tensor(left_quotient_index(self.group), device=device)
         self.register_buffer("index", index, persistent=False)
