@@ -39,9 +39,11 @@ def test_predict_matches_trace_formula(block_elements: int) -> None:
         )
 
 
-def test_blocked_gradients_match_single_block() -> None:
+@pytest.mark.parametrize("kept_elements", [2**25, 1])
+def test_blocked_gradients_match_single_block(kept_elements: int) -> None:
     generator = torch.Generator().manual_seed(1)
     factors = HyperCubeFactors(4, generator=generator, dtype=torch.float64)
+    factors.kept_elements = kept_elements
     a, b = (
         torch.randint(0, 4, (12,), generator=generator),
         torch.randint(0, 4, (12,), generator=generator),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 
 class HyperCubeFactors(nn.Module):
@@ -33,6 +34,7 @@ class HyperCubeFactors(nn.Module):
         generator: optional random generator for the initialisation.
         dtype: floating point type of the factors.
         block_elements: size, in entries, of the blocks of products formed at once.
+        kept_elements: largest number of product entries kept for the backward pass.
 
     Example:
         >>> factors = HyperCubeFactors(3, generator=torch.Generator().manual_seed(0))
@@ -47,12 +49,14 @@ class HyperCubeFactors(nn.Module):
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float32,
         block_elements: int = 2**24,
+        kept_elements: int = 2**25,
     ) -> None:
         super().__init__()
         if n < 1:
             raise ValueError(f"`n` must be a positive number of elements, got {n}")
         self.n = n
         self.block_elements = block_elements
+        self.kept_elements = kept_elements
         scale = n**-0.5 if init_scale is None else init_scale
         cubes = torch.randn(3, n, n, n, generator=generator, dtype=dtype) * scale
         self.A = nn.Parameter(cubes[0].clone())
@@ -65,7 +69,10 @@ class HyperCubeFactors(nn.Module):
         The products ``A_a B_b`` are formed block by block over ``a`` as one large matrix
         product per block, ``(k n, n) @ (n, n^2)``, which runs near the machine's matrix
         multiply rate; only the rows of the requested pairs are kept and contracted with
-        ``C``. Memory stays at one block plus ``m n^2`` for the kept products.
+        ``C``. Memory stays at one block plus ``m n^2`` for the kept products; when those
+        would exceed ``kept_elements`` under autograd, each block is recomputed in the
+        backward pass instead of stored (activation checkpointing), so memory stays at
+        one block for about a third more arithmetic.
 
         Args:
             a: left elements, shape ``(m,)``.
@@ -84,22 +91,21 @@ class HyperCubeFactors(nn.Module):
         order = torch.argsort(a)
         a_sorted, b_sorted = a[order], b[order]
         bounds = torch.searchsorted(a_sorted, torch.arange(0, n + block, block, device=a.device))
+        recompute = torch.is_grad_enabled() and len(a) * n * n > self.kept_elements
         rows = []
         for start, (lo, hi) in enumerate(
             zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
         ):
-            if hi > lo:
-                first = start * block
+            if hi == lo:
+                continue
+            first = start * block
+            arguments = (a_sorted[lo:hi], b_sorted[lo:hi], first, min(first + block, n))
+            if recompute:
                 rows.append(
-                    self._predict_block(
-                        a_sorted[lo:hi],
-                        b_sorted[lo:hi],
-                        first,
-                        min(first + block, n),
-                        right,
-                        c_flat,
-                    )
+                    checkpoint(self._predict_block, *arguments, right, c_flat, use_reentrant=False)
                 )
+            else:
+                rows.append(self._predict_block(*arguments, right, c_flat))
         return torch.cat(rows).index_select(0, torch.argsort(order))
 
     def _predict_block(
