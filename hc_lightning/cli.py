@@ -1,29 +1,59 @@
 """The ``hypercube`` command: LightningCLI over the data module and the model.
 
-``hypercube fit`` with no arguments completes S3 from 60 % of its table.
+``hypercube fit`` with no arguments completes S3 from 60 % of its table;
+``hypercube fit --wandb offline`` also records the run in Weights & Biases, without network.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import uuid
 import warnings
+from pathlib import Path
+from typing import Any, Literal
 
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+import lightning as L
+import yaml
+from jsonargparse import Namespace
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
-from hc_lightning.callbacks.report import CompletionReport, run_directory, summarize
+from hc_lightning.callbacks.figures import FiguresCallback
+from hc_lightning.callbacks.progress import StepProgressBar, run_summary
+from hc_lightning.callbacks.report import CompletionReport
 from hc_lightning.callbacks.representation import GaugeFixCallback, IrrepsCallback
 from hc_lightning.callbacks.structure import StructureCallback
+from hc_lightning.callbacks.tracking import RunTracking, finish_runs
 from hc_lightning.data.datamodule import CayleyDataModule
 from hc_lightning.data.table import TableError
 from hc_lightning.model.module import DivergenceError, HyperCubeModule
 
 USER_ERRORS = (TableError, DivergenceError, ValueError, FileNotFoundError, IsADirectoryError)
+WANDB_LOGGER = "lightning.pytorch.loggers.WandbLogger"
+
+
+class ConfigToLoggers(SaveConfigCallback):
+    """Writes ``config.yaml`` into the run directory and gives the whole configuration
+    (data, model, trainer, callbacks, seed) to every logger as hyperparameters."""
+
+    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        config.pop("config", None)
+        for logger in trainer.loggers:
+            logger.log_hyperparams(config)
 
 
 class HyperCubeCLI(LightningCLI):
-    """LightningCLI with the table's size linked into the model and a report at the end."""
+    """LightningCLI with the table's size linked into the model, figures, tracking, a step
+    progress bar and a summary at the end.
+
+    ``--wandb offline`` (or ``online``) selects a W&B logger in project ``hypercube``
+    (``$WANDB_PROJECT`` if set); the long form ``--trainer.logger=WandbLogger
+    --trainer.logger.offline=true`` works too. A W&B run without a ``save_dir`` of its own
+    keeps its files in ``<default_root_dir>/<project>/<run id>``.
+    """
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.n", "model.n", apply_on="instantiate")
@@ -31,7 +61,16 @@ class HyperCubeCLI(LightningCLI):
         parser.add_lightning_class_args(StructureCallback, "structure")
         parser.add_lightning_class_args(GaugeFixCallback, "gauge")
         parser.add_lightning_class_args(IrrepsCallback, "irreps")
+        parser.add_lightning_class_args(FiguresCallback, "figures")
+        parser.add_lightning_class_args(RunTracking, "tracking")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_argument(
+            "--wandb",
+            type=Literal["offline", "online"] | None,
+            default=None,
+            help="Log to Weights & Biases: 'offline' (no network or account; upload later"
+            " with `wandb sync`) or 'online'. Replaces the default TensorBoard logger.",
+        )
         parser.set_defaults({"checkpoint.save_last": True})
         parser.set_defaults(
             {
@@ -42,17 +81,61 @@ class HyperCubeCLI(LightningCLI):
             }
         )
 
-    def after_fit(self) -> None:
-        self._print_summary()
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.get("wandb"):
+            if config.trainer.logger not in (True, None):
+                raise ValueError(
+                    f"`--wandb {config.wandb}` chooses the logger; drop `--trainer.logger`"
+                    " or configure the WandbLogger there"
+                )
+            config.trainer.logger = Namespace(
+                class_path=WANDB_LOGGER,
+                init_args=Namespace(
+                    offline=config.wandb == "offline",
+                    project=os.environ.get("WANDB_PROJECT", "hypercube"),
+                ),
+            )
+        for logger in _logger_configs(config.trainer.logger):
+            if logger.class_path == WANDB_LOGGER:
+                _place_wandb_run(logger.init_args, config)
 
-    def _print_summary(self) -> None:
-        if self.trainer.global_rank != 0:
-            return
-        report = next(cb for cb in self.trainer.callbacks if isinstance(cb, CompletionReport))
-        if report.report is None:
-            return
-        print(summarize(report.report, report.summary))
-        print(f"files in {run_directory(self.trainer)}")
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        trainer_config = config.trainer
+        given = trainer_config.callbacks or []
+        given = given if isinstance(given, list) else [given]
+        enabled = trainer_config.enable_progress_bar in (True, None)
+        if enabled and not any(isinstance(callback, ProgressBar) for callback in given):
+            kwargs["callbacks"] = [*given, StepProgressBar()]
+        return super().instantiate_trainer(**kwargs)
+
+    def after_fit(self) -> None:
+        if self.trainer.global_rank == 0:
+            summary = run_summary(self.trainer)
+            if summary:
+                print(summary)
+        finish_runs(self.trainer)
+
+
+def _logger_configs(logger: Any) -> list[Namespace]:
+    """The class-path configurations among the trainer's ``logger`` option."""
+    loggers = logger if isinstance(logger, list) else [logger]
+    return [item for item in loggers if isinstance(item, Namespace) and "class_path" in item]
+
+
+def _place_wandb_run(init_args: Namespace, config: Namespace) -> None:
+    """Give a W&B run without a directory of its own ``<root>/<project>/<run id>``, so its
+    report, figures and checkpoints are not written into the working directory."""
+    if init_args.get("save_dir") not in (None, ".") or init_args.get("dir") is not None:
+        return
+    run_id = init_args.get("version") or init_args.get("id") or uuid.uuid4().hex[:8]
+    project = init_args.get("project") or os.environ.get("WANDB_PROJECT", "lightning_logs")
+    directory = Path(config.trainer.default_root_dir or ".") / project / run_id
+    init_args.save_dir = str(directory)
+    init_args.version = run_id
+    if config.checkpoint.dirpath is None:
+        config.checkpoint.dirpath = str(directory / "checkpoints")
 
 
 def main(args: list[str] | None = None) -> None:
@@ -70,6 +153,7 @@ def main(args: list[str] | None = None) -> None:
             args=args,
             seed_everything_default=0,
             auto_configure_optimizers=False,
+            save_config_callback=ConfigToLoggers,
         )
     except USER_ERRORS as error:
         print(f"hypercube: error: {error}", file=sys.stderr)
