@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from hc_lightning.data.actions import ActionReport
 
 UNKNOWN = -1
 
@@ -78,6 +82,25 @@ class CayleyTable:
         if labels is None:
             labels = [str(index) for index in range(len(cells))]
         return cls(cells, tuple(labels), name=name)
+
+    @classmethod
+    def from_actions(
+        cls,
+        actions: Sequence[Callable[[Any], Any]],
+        probes: Any,
+        fraction: float = 1.0,
+        seed: int = 0,
+        atol: float = 1e-6,
+        labels: Sequence[str] | None = None,
+    ) -> tuple[CayleyTable, ActionReport]:
+        """Observe ``a * b`` by composing transformations, ``(a * b)(x) = a(b(x))``.
+
+        See :func:`hc_lightning.data.actions.table_from_actions` for the arguments and the
+        returned ``(table, report)``.
+        """
+        from hc_lightning.data.actions import table_from_actions
+
+        return table_from_actions(actions, probes, fraction, seed, atol, labels)
 
     @property
     def n(self) -> int:
