@@ -62,6 +62,9 @@ class HyperCubeModule(L.LightningModule):
         distrust_known_cells: after the fit, follow the model's own structure on every
             cell, given or not; for observations that may contain errors (a given cell the
             model disagrees with is then overruled, and reported).
+        early_completion: end the fit phase as soon as the argmax table agrees with every
+            given cell and has not changed over ``plateau_window`` steps, without waiting
+            for the objective to settle (the settle phase does the rest).
 
     Example:
         >>> module = HyperCubeModule(n=6)
@@ -85,6 +88,7 @@ class HyperCubeModule(L.LightningModule):
         settle_tolerance: float = 1e-10,
         polish_in_double: bool = True,
         distrust_known_cells: bool = False,
+        early_completion: bool = True,
     ) -> None:
         super().__init__()
         if n < 1:
@@ -112,6 +116,7 @@ class HyperCubeModule(L.LightningModule):
         self._fitted_pairs = 0
         self.last_h_ratio = float("nan")
         self.register_buffer("completion", torch.zeros(n, n, dtype=torch.long))
+        self.register_buffer("previous_completion", torch.full((n, n), -1, dtype=torch.long))
 
     @property
     def n(self) -> int:
@@ -188,6 +193,13 @@ class HyperCubeModule(L.LightningModule):
         return objective
 
     def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
+        if (
+            self.hparams.early_completion
+            and self.schedule.phase == "fit"
+            and (self.global_step + 1) % self.hparams.plateau_window == 0
+            and self._completion_is_stable(batch)
+        ):
+            self.schedule.request_completion()
         event = self.schedule.step()
         if event == "completed":
             if self.hparams.polish_in_double and self.factors.A.dtype != torch.float64:
@@ -210,6 +222,18 @@ class HyperCubeModule(L.LightningModule):
         elif event == "done":
             log.info("step %d: table fitted; stopping", self.global_step)
             self.trainer.should_stop = True
+
+    @torch.no_grad()
+    def _completion_is_stable(self, batch: tuple[Tensor, Tensor, Tensor]) -> bool:
+        """Whether the argmax table agrees with every given cell and has not changed since
+        the last check (``plateau_window`` steps ago)."""
+        a, b, c = batch
+        table = self.predicted_table()
+        given = c >= 0
+        agrees = bool(self.all_gather((table[a[given], b[given]] == c[given]).all()).all())
+        stable = bool((table == self.previous_completion).all())
+        self.previous_completion.copy_(table)
+        return agrees and stable
 
     def _switch_to_double(self) -> None:
         # Exactness is a float64 matter: the gauge-fixed rho inherits the fit's error.

@@ -18,7 +18,8 @@ class EpsSchedule:
       relative change over ``window`` steps at most ``plateau_tolerance``) with balanced
       factors (relative spread of the three terms of ``H`` below ``balance_tolerance``).
       Ends with the event ``"completed"``: the model's completion becomes the target of
-      every cell that was not given.
+      every cell that was not given. The model may end it earlier with
+      :meth:`request_completion`.
     * **settle**: ``data + eps H`` on the completed table, until it settles to
       ``settle_tolerance``. Ends with ``"eps_off"``.
     * **polish**: the data term alone, until it is below ``stop_loss``: ``"done"``.
@@ -58,6 +59,7 @@ class EpsSchedule:
         self.eps_off_step: int | None = None if eps > 0 else 0
         self.done_step: int | None = None
         self._history: deque[float] = deque(maxlen=window + 1)
+        self._completion_requested = False
         self._data = float("inf")
         self._balance = float("inf")
 
@@ -88,7 +90,8 @@ class EpsSchedule:
         """Advance by one step; returns the event that happened, if any."""
         self.steps += 1
         phase = self.phase
-        if phase == "fit" and self._settled(self.plateau_tolerance):
+        fitted = self._completion_requested or self._settled(self.plateau_tolerance)
+        if phase == "fit" and fitted:
             self.completed_step = self.steps
             self._history.clear()
             return "completed"
@@ -100,6 +103,10 @@ class EpsSchedule:
             self.done_step = self.steps
             return "done"
         return None
+
+    def request_completion(self) -> None:
+        """End the fit phase at the next :meth:`step` (the model's completion is stable)."""
+        self._completion_requested = True
 
     def _settled(self, tolerance: float) -> bool:
         if len(self._history) <= self.window:
@@ -118,6 +125,7 @@ class EpsSchedule:
             "eps_off_step": self.eps_off_step,
             "done_step": self.done_step,
             "history": list(self._history),
+            "completion_requested": self._completion_requested,
             "data": self._data,
             "balance": self._balance,
         }
@@ -130,5 +138,6 @@ class EpsSchedule:
         self.eps_off_step = state["eps_off_step"]
         self.done_step = state["done_step"]
         self._history = deque(state["history"], maxlen=self.window + 1)
+        self._completion_requested = state["completion_requested"]
         self._data = state["data"]
         self._balance = state["balance"]
