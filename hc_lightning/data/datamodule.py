@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hc_lightning.data import catalog
 from hc_lightning.data.io import read_table
-from hc_lightning.data.table import CayleyTable
+from hc_lightning.data.table import CayleyTable, TableError
 
 
 class _RepeatedBatch(Dataset):
@@ -27,6 +27,17 @@ class _RepeatedBatch(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         return self.batch
+
+
+def _checked(table: CayleyTable, source: str | None = None) -> CayleyTable:
+    """Refuse tables the model cannot learn from."""
+    source = source or table.name
+    where = f"{source}: " if source else ""
+    if table.n < 2:
+        raise TableError(f"{where}a table needs at least 2 elements, got {table.n}")
+    if not table.known.any():
+        raise TableError(f"{where}the table has no known cells to learn from")
+    return table
 
 
 class CayleyDataModule(L.LightningDataModule):
@@ -71,7 +82,7 @@ class CayleyDataModule(L.LightningDataModule):
         if steps_per_epoch < 1:
             raise ValueError(f"`steps_per_epoch` must be at least 1, got {steps_per_epoch}")
         self.save_hyperparameters()
-        self.table = read_table(path) if path else catalog.load(group)
+        self.table = _checked(read_table(path) if path else catalog.load(group), path)
         self.train_fraction = train_fraction
         self.split_seed = split_seed
         self.steps_per_epoch = steps_per_epoch
@@ -81,7 +92,7 @@ class CayleyDataModule(L.LightningDataModule):
     def from_table(cls, table: CayleyTable, train_fraction: float = 0.6, **kwargs: object):
         """A data module for an in-memory :class:`CayleyTable`."""
         datamodule = cls(train_fraction=train_fraction, **kwargs)
-        datamodule.table = table
+        datamodule.table = _checked(table)
         datamodule.hparams["group"] = table.name
         return datamodule
 

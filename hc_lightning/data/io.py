@@ -52,11 +52,13 @@ def read_table(path: str | Path) -> CayleyTable:
     kind = table_format(path)
     if path.is_dir():
         raise TableError(f"{path}: is a directory, not a table file")
+    if path.exists() and not path.is_file():
+        raise TableError(f"{path}: is not a regular file")
     try:
         if kind == "npy":
             table = _read_npy(path)
         else:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
             table = {"csv": _parse_grid_csv, "obs": _parse_observations, "json": _parse_json}[kind](
                 text
             )
@@ -104,6 +106,10 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
+        # mkstemp creates 0600; give the file the mode any other new file would get.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -213,7 +219,7 @@ def _parse_observations(text: str) -> CayleyTable:
     for line_number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.lower().startswith("# labels:"):
-            labels = [label.strip() for label in next(csv.reader([stripped[9:]]))]
+            labels = [label.strip() for label in next(csv.reader([stripped[9:].strip()]))]
             _check_labels(labels, f"labels line {line_number}")
             declared = True
             continue
@@ -257,6 +263,8 @@ def _parse_json(text: str) -> CayleyTable:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise TableError(f"invalid JSON at line {error.lineno}: {error.msg}") from None
+    except RecursionError:
+        raise TableError("invalid JSON: nested too deeply") from None
     if not isinstance(document, dict) or not ({"table", "observations"} & document.keys()):
         raise TableError('expected an object with "table" or "observations" (and "labels")')
     labels = document.get("labels")
@@ -334,8 +342,10 @@ def _format_observations(table: CayleyTable) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     buffer.write("# labels: ")
     writer.writerow(table.labels)
+    # Quoted, so that a label starting with '#' does not turn its line into a comment.
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
     for a, b, c in zip(*table.observations(), strict=True):
-        writer.writerow([table.labels[a], table.labels[b], table.labels[c]])
+        quoted.writerow([table.labels[a], table.labels[b], table.labels[c]])
     return buffer.getvalue()
 
 
