@@ -58,7 +58,11 @@ class HyperCubeModule(L.LightningModule):
         settle_tolerance: relative change of the objective over ``plateau_window`` steps
             that ends the settle phase on the completed table.
         polish_in_double: run the phases on the completed table in float64, so that the
-            factors (and the representation read off them) are exact beyond float32.
+            factors (and the representation read off them) are exact beyond float32;
+            ``None`` (default) does so for ``n <= 16``, where it costs little (above, the
+            float64 phases cost up to three times the float32 ones, and the refined
+            representation of :class:`~hc_lightning.callbacks.GaugeFixCallback` is exact
+            anyway).
         distrust_known_cells: after the fit, follow the model's own structure on every
             cell, given or not; for observations that may contain errors (a given cell the
             model disagrees with is then overruled, and reported).
@@ -86,7 +90,7 @@ class HyperCubeModule(L.LightningModule):
         stop_loss: float = 1e-7,
         double_precision: bool = False,
         settle_tolerance: float = 1e-10,
-        polish_in_double: bool = True,
+        polish_in_double: bool | None = None,
         distrust_known_cells: bool = False,
         early_completion: bool = True,
     ) -> None:
@@ -174,6 +178,7 @@ class HyperCubeModule(L.LightningModule):
         h_ratio = h.detach() / (3 * self.n**2)
         self.last_h_ratio = float(h_ratio)
         balance = self.factors.balance(terms.detach())
+        self.schedule.tolerance_floor = 100 * torch.finfo(objective.dtype).eps
         self.schedule.observe(data_total + penalty.detach(), data_total, balance)
         # Lightning's logging costs more than a step at small n: log only on the steps the
         # logger writes (every `log_every_n_steps`).
@@ -202,7 +207,10 @@ class HyperCubeModule(L.LightningModule):
             self.schedule.request_completion()
         event = self.schedule.step()
         if event == "completed":
-            if self.hparams.polish_in_double and self.factors.A.dtype != torch.float64:
+            in_double = self.hparams.polish_in_double
+            if in_double is None:
+                in_double = self.n <= 16
+            if in_double and self.factors.A.dtype != torch.float64:
                 self._switch_to_double()
             self.completion.copy_(self.predicted_table())
             self._rescale_to_fit()
@@ -228,8 +236,10 @@ class HyperCubeModule(L.LightningModule):
         """Whether the argmax table agrees with every given cell and has not changed since
         the last check (``plateau_window`` steps ago)."""
         a, b, c = batch
-        table = self.predicted_table()
         given = c >= 0
+        if bool(self.all_gather(given.all()).all()):
+            return False  # nothing to complete: let the fit settle (on unitary factors)
+        table = self.predicted_table()
         agrees = bool(self.all_gather((table[a[given], b[given]] == c[given]).all()).all())
         stable = bool((table == self.previous_completion).all())
         self.previous_completion.copy_(table)

@@ -25,6 +25,8 @@ class EpsSchedule:
     * **polish**: the data term alone, until it is below ``stop_loss``: ``"done"``.
 
     With ``eps = 0`` from the start there is only the polish phase, on the known cells.
+    ``tolerance_floor`` (set by the model from its float precision) bounds both plateau
+    tolerances from below, so that rounding noise cannot keep a phase from ending.
 
     Example:
         >>> schedule = EpsSchedule(0.1, window=2, stop_loss=1e-7)
@@ -60,6 +62,7 @@ class EpsSchedule:
         self.done_step: int | None = None
         self._history: deque[float] = deque(maxlen=window + 1)
         self._completion_requested = False
+        self.tolerance_floor = 0.0
         self._data = float("inf")
         self._balance = float("inf")
 
@@ -112,6 +115,7 @@ class EpsSchedule:
         if len(self._history) <= self.window:
             return False
         change = abs(self._history[0] - self._history[-1])
+        tolerance = max(tolerance, self.tolerance_floor)
         return (
             change <= tolerance * abs(self._history[-1]) and self._balance < self.balance_tolerance
         )
