@@ -370,24 +370,13 @@ def test_a_one_element_table_is_completed_or_clearly_refused(tmp_path: Path, cli
     assert "Traceback" not in out + err
 
 
-
-
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        pytest.param(
-            "bom.csv",
-            ",e,x\ne,e,x\nx,x,e\n",
-        ),
-        pytest.param(
-            "bom.obs",
-            "e,e,e\ne,x,x\nx,e,x\nx,x,e\n",
-        ),
-        pytest.param(
-            "bom_labels.txt",
-            "# labels: e,x\ne,x,x\nx,x,e\n",
-        ),
-        pytest.param("bom.json", '{"labels": ["e", "x"], "table": [["e", "x"], ["x", "e"]]}'),
+        ("bom.csv", ",e,x\ne,e,x\nx,x,e\n"),
+        ("bom.obs", "e,e,e\ne,x,x\nx,e,x\nx,x,e\n"),
+        ("bom_labels.txt", "# labels: e,x\ne,x,x\nx,x,e\n"),
+        ("bom.json", '{"labels": ["e", "x"], "table": [["e", "x"], ["x", "e"]]}'),
     ],
 )
 def test_a_byte_order_mark_is_read_or_named(name: str, text: str, tmp_path: Path) -> None:
@@ -421,14 +410,7 @@ def test_quoted_labels_are_read(tmp_path: Path) -> None:
     assert table.cells.tolist() == [[-1, 1], [-1, 0]]
 
 
-@pytest.mark.parametrize(
-    "suffix",
-    [
-        ".csv",
-        ".json",
-        ".obs",
-    ],
-)
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".obs"])
 def test_quoted_labels_round_trip(suffix: str, tmp_path: Path) -> None:
     grid = CayleyTable.from_cells(np.arange(36).reshape(6, 6) % 6, QUOTED_LABELS)
     again = read_table(write_table(grid, tmp_path / f"labels{suffix}"))

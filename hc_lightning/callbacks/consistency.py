@@ -6,6 +6,14 @@ A given cell ``a * b = c`` is checked against the model's own answer
 discovered structure, about 0 for one that the structure overrules. Pair this callback with
 ``HyperCubeModule(distrust_known_cells=True)``, which lets the model follow its own
 completion on the given cells after the fit phase, so that a wrong observation can lose.
+
+From the command line::
+
+    hypercube fit --data.path noisy.csv --model.distrust_known_cells true --model.eps 0.3 \\
+        --model.early_completion false \\
+        --trainer.callbacks+=hc_lightning.callbacks.consistency.ConsistencyCallback
+
+(``eps = 0.3`` and no early completion: see ``docs/noise.md``.)
 """
 
 from __future__ import annotations
@@ -207,8 +215,10 @@ class ConsistencyCallback(L.Callback, ReportContributor):
         if self.result.suspicious and self.trusted_known_cells:
             lines.append("  (train with distrust_known_cells=True to let the model overrule them)")
         for cell in self.result.suspicious[: min(self.max_listed, 5)]:
+            # Adding 0.0 turns a rounded -0.0 into 0.0.
+            given, found = (round(x, 3) + 0.0 for x in (cell.score_given, cell.score_predicted))
             lines.append(
                 f"  {cell.row} * {cell.column} = {cell.given} given, {cell.predicted} found"
-                f" (T = {cell.score_given:.3f} vs {cell.score_predicted:.3f})"
+                f" (T = {given:.3f} vs {found:.3f})"
             )
         return lines
