@@ -236,7 +236,7 @@ def fmt(value: Any, digits: int = 2) -> str:
     """A table cell: ``-`` for missing values, fixed decimals for floats."""
     if value is None or (isinstance(value, float) and value != value):
         return "-"
-    if isinstance(value, bool):
+    if type(value).__name__ in ("bool", "bool_"):  # Python's and numpy's booleans
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.{digits}f}"

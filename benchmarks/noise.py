@@ -183,7 +183,26 @@ def markdown(runs: list[NoisyRun], command: str, known: float, load: str = "") -
             f"| {group} | `{settings}` | {share:.0%} | {recovered} / {len(chosen)} | {precision}"
             f" | {recall} | {steps:.0f} |"
         )
+    recovered_by_settings = {
+        settings: sum(r.recovered for r in runs if r.settings == settings)
+        for settings in sorted({r.settings for r in runs})
+    }
+    best = max(recovered_by_settings, key=recovered_by_settings.get)
     lines += [
+        "",
+        f"Most runs recovered (here): `{best}`, {recovered_by_settings[best]} of"
+        f" {sum(r.settings == best for r in runs)}.",
+        "",
+        "How to read the table:",
+        "",
+        "* A corrupted cell that is not flagged was fitted: the model agrees with the wrong",
+        "  value, and its completed table is then not the group.",
+        "* `early_completion` (on by default) ends the fit phase as soon as the argmax agrees",
+        "  with every given cell; with corrupted cells that happens only once the wrong ones",
+        "  are memorised. Compare the rows with and without it.",
+        "* A run that flags a large share of the given cells found no structure at all: the",
+        "  model's own table is not a Latin square, and the callback's verdict says",
+        '  "no structure found" rather than blaming the data.',
         "",
         "## Every run",
         "",

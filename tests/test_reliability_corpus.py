@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from hc_lightning.cli import main
 from hc_lightning.data.io import read_table, write_table
@@ -33,6 +34,15 @@ from hc_lightning.data.table import CayleyTable, TableError
 
 KEEP_NAME, KEEP_TEXT = "keep.txt", "written before the run\n"
 Content = str | bytes | np.ndarray | Callable[[Path], None]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Train on one thread: on a shared two-core machine a busy thread pool spins."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,11 +9,11 @@ completion on the given cells after the fit phase, so that a wrong observation c
 
 From the command line::
 
-    hypercube fit --data.path noisy.csv --model.distrust_known_cells true --model.eps 0.3 \\
+    hypercube fit --data.path noisy.csv --model.distrust_known_cells true --model.eps 0.2 \\
         --model.early_completion false \\
         --trainer.callbacks+=hc_lightning.callbacks.consistency.ConsistencyCallback
 
-(``eps = 0.3`` and no early completion: see ``docs/noise.md``.)
+(``eps = 0.2`` and no early completion: see ``docs/noise.md``.)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from hc_lightning.algebra.latin import is_latin_square
 from hc_lightning.callbacks.report import ReportContributor
 from hc_lightning.data.datamodule import CayleyDataModule
 from hc_lightning.data.table import CayleyTable
@@ -63,11 +64,14 @@ class ConsistencyResult:
         given_cells: number of cells the model was given.
         flagged: boolean mask ``(n, n)`` of the given cells the model disagrees with.
         suspicious: every flagged cell, least supported (smallest ``score_given``) first.
+        structure_found: the model's own table ``argmax_x T[a, b, x]`` is a Latin square;
+            if not, the fit failed and the cells were checked against no structure at all.
     """
 
     given_cells: int
     flagged: np.ndarray
     suspicious: tuple[SuspiciousCell, ...]
+    structure_found: bool = True
 
     @property
     def disagreeing_cells(self) -> int:
@@ -76,7 +80,13 @@ class ConsistencyResult:
 
     @property
     def verdict(self) -> str:
-        """One line: ``"consistent ..."`` or ``"the known cells are inconsistent ..."``."""
+        """One line: ``"consistent ..."``, ``"the known cells are inconsistent ..."``, or
+        ``"no structure found ..."`` when the model's own table is not a Latin square."""
+        if not self.structure_found:
+            return (
+                "no structure found: the model's table is not a Latin square, and"
+                f" {self.disagreeing_cells} of {self.given_cells} known cells disagree with it"
+            )
         if not self.suspicious:
             return f"consistent: all {self.given_cells} known cells agree with the structure found"
         return (
@@ -91,12 +101,13 @@ class ConsistencyResult:
             "given_cells": self.given_cells,
             "disagreeing_cells": self.disagreeing_cells,
             "suspicious_cells": [dataclasses.asdict(cell) for cell in listed],
+            "structure_found": self.structure_found,
             "verdict": self.verdict,
         }
 
 
 def compare_given_cells(
-    table: CayleyTable, given: np.ndarray, rows: np.ndarray
+    table: CayleyTable, given: np.ndarray, rows: np.ndarray, structure_found: bool = True
 ) -> ConsistencyResult:
     """Compare the given cells of ``table`` with the model's predicted rows.
 
@@ -104,6 +115,7 @@ def compare_given_cells(
         table: the observed table (its labels name the cells).
         given: boolean mask ``(n, n)`` of the cells the model was given; each must be known.
         rows: ``T[a, b, :]`` for the given cells in row-major order, shape ``(m, n)``.
+        structure_found: whether the model's whole table is a Latin square (for the verdict).
 
     Returns:
         The cells with ``argmax_x T[a, b, x] != table[a, b]``, sorted by ``T[a, b, table[a, b]]``.
@@ -145,7 +157,7 @@ def compare_given_cells(
     )
     flagged = np.zeros_like(given)
     flagged[a[disagree], b[disagree]] = True
-    return ConsistencyResult(int(given.sum()), flagged, suspicious)
+    return ConsistencyResult(int(given.sum()), flagged, suspicious, structure_found)
 
 
 def check_given_cells(module: HyperCubeModule, datamodule: CayleyDataModule) -> ConsistencyResult:
@@ -153,7 +165,10 @@ def check_given_cells(module: HyperCubeModule, datamodule: CayleyDataModule) -> 
     given = np.asarray(datamodule.train_mask, dtype=bool)
     a, b = np.nonzero(given)
     rows = module.predict_rows(torch.as_tensor(a), torch.as_tensor(b))  # (m, n)
-    return compare_given_cells(datamodule.table, given, rows.detach().cpu().double().numpy())
+    structure_found = is_latin_square(module.predicted_table().cpu().numpy())
+    return compare_given_cells(
+        datamodule.table, given, rows.detach().cpu().double().numpy(), structure_found
+    )
 
 
 class ConsistencyCallback(L.Callback, ReportContributor):
@@ -162,7 +177,7 @@ class ConsistencyCallback(L.Callback, ReportContributor):
     A given cell ``a * b = c`` is flagged when ``argmax_x T[a, b, x] != c``; flagged cells are
     listed least supported first (smallest ``T[a, b, c]``). The report gains a
     ``consistency`` entry (``given_cells``, ``disagreeing_cells``, ``suspicious_cells``,
-    ``verdict``) and the summary a one-line verdict; the logger gets
+    ``structure_found``, ``verdict``) and the summary a one-line verdict; the logger gets
     ``consistency/disagreeing_cells``.
 
     Use it with ``HyperCubeModule(distrust_known_cells=True)``: otherwise the settle and
