@@ -29,6 +29,7 @@ _EXPORTS = {
     "identify": "hc_lightning.algebra.identify",
     "Completion": "hc_lightning.api",
     "complete": "hc_lightning.api",
+    "load_group": "hc_lightning.api",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,18 +1,23 @@
-"""One call for notebooks: complete a table and get the report."""
+"""One call for notebooks: complete a table and get the report; read back the group found."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
+import torch
 
-from hc_lightning.callbacks.report import CompletionReport, summarize
+from hc_lightning.algebra.group import FiniteGroup
+from hc_lightning.callbacks.report import REPORT_NAME, TABLE_NAME, CompletionReport, summarize
 from hc_lightning.callbacks.representation import GaugeFixCallback, IrrepsCallback
 from hc_lightning.callbacks.structure import StructureCallback
 from hc_lightning.data import catalog
 from hc_lightning.data.datamodule import CayleyDataModule
-from hc_lightning.data.table import CayleyTable
+from hc_lightning.data.io import read_table
+from hc_lightning.data.table import CayleyTable, TableError
 from hc_lightning.model.module import HyperCubeModule
 
 
@@ -94,3 +99,70 @@ def complete(
     trainer = L.Trainer(callbacks=[report, *(callbacks or []), *explainers], **options)
     trainer.fit(module, datamodule)
     return Completion(report.completed, report.report, module, trainer, tuple(report.summary))
+
+
+def load_group(source: Any) -> FiniteGroup:
+    """The group a run discovered, from whatever the run left behind.
+
+    Args:
+        source: a :class:`FiniteGroup` (returned as is), a :class:`Completion`, a
+            :class:`CayleyTable`, a table file (``completed.csv`` and the other formats of
+            :func:`~hc_lightning.data.io.read_table`), a run directory or its ``report.json``
+            (the completed table written next to it), or a Lightning checkpoint (``.ckpt``:
+            the table the factors predict, with the labels of the table it was trained on).
+
+    Returns:
+        The group, with the labels of the table.
+
+    Raises:
+        TableError: a file is missing or malformed, or a run directory holds no completed table.
+        ValueError: the table is not a group (the message names the failing axiom).
+
+    Example:
+        >>> load_group(catalog.load("Q8")).order
+        8
+    """
+    if isinstance(source, FiniteGroup):
+        return source
+    if isinstance(source, Completion):
+        source = source.table
+    if isinstance(source, CayleyTable):
+        return _group_of(source)
+    path = Path(source)
+    if path.suffix == ".ckpt":
+        return _group_of(_checkpoint_table(path))
+    if path.name == REPORT_NAME:
+        path = path.parent
+    if path.is_dir():
+        tables = sorted(path.glob(f"{TABLE_NAME}.*"))
+        if not tables:
+            raise TableError(f"{path}: no completed table ({TABLE_NAME}.*) in this directory")
+        path = tables[0]
+    return _group_of(read_table(path))
+
+
+def _group_of(table: CayleyTable) -> FiniteGroup:
+    if not table.is_complete:
+        where = f"{table.name}: " if table.name else ""
+        raise TableError(f"{where}the table has unknown cells; complete it first")
+    return FiniteGroup(table.cells, table.labels)
+
+
+def _checkpoint_table(path: Path) -> CayleyTable:
+    """The completed table of a checkpoint of :class:`HyperCubeModule`: the cells given to
+    the model (unless it distrusted them) and its predictions elsewhere, with the labels of
+    the table it was trained on."""
+    if not path.is_file():
+        raise TableError(f"{path}: no such checkpoint")
+    try:
+        module = HyperCubeModule.load_from_checkpoint(path, map_location="cpu")
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch and Lightning raise many kinds for a bad file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise TableError(f"{path}: not a checkpoint of a HyperCube run ({reason})") from None
+    cells = module.predicted_table().numpy()
+    data = saved.get(CayleyDataModule.__qualname__, {})
+    if "train_mask" in data and not module.hparams.distrust_known_cells:
+        given = data["train_mask"].numpy()
+        cells = np.where(given, data["cells"].numpy(), cells)
+    return CayleyTable(cells, data.get("labels"), name=path.name)

@@ -26,11 +26,11 @@ def slow_regularizer(factors: HyperCubeFactors) -> torch.Tensor:
     return total / factors.n
 
 
-@pytest.mark.parametrize("block_elements", [2**24, 64, 1])
-def test_predict_matches_trace_formula(block_elements: int) -> None:
+@pytest.mark.parametrize("chunk_elements", [2**21, 64, 1])
+def test_predict_matches_trace_formula(chunk_elements: int) -> None:
     generator = torch.Generator().manual_seed(0)
     factors = HyperCubeFactors(5, generator=generator, dtype=torch.float64)
-    factors.block_elements = block_elements
+    factors.chunk_elements = chunk_elements
     a = torch.randint(0, 5, (40,), generator=generator)
     b = torch.randint(0, 5, (40,), generator=generator)
     with torch.no_grad():
@@ -39,20 +39,18 @@ def test_predict_matches_trace_formula(block_elements: int) -> None:
         )
 
 
-@pytest.mark.parametrize("kept_elements", [2**25, 1])
-def test_blocked_gradients_match_single_block(kept_elements: int) -> None:
+@pytest.mark.parametrize("chunk_elements", [2**21, 48, 1])
+def test_gradients_match_autograd_of_the_trace_formula(chunk_elements: int) -> None:
     generator = torch.Generator().manual_seed(1)
     factors = HyperCubeFactors(4, generator=generator, dtype=torch.float64)
-    factors.kept_elements = kept_elements
-    a, b = (
-        torch.randint(0, 4, (12,), generator=generator),
-        torch.randint(0, 4, (12,), generator=generator),
-    )
+    factors.chunk_elements = chunk_elements  # 3 pairs per chunk at 48: a ragged last chunk
+    a = torch.randint(0, 4, (13,), generator=generator)  # with repeated pairs
+    b = torch.randint(0, 4, (13,), generator=generator)
+    weights = torch.randn(13, 4, generator=generator, dtype=torch.float64)
     grads = []
-    for block_elements in (2**24, 16):
+    for rows in (factors.predict, lambda x, y: slow_rows(factors, x, y)):
         factors.zero_grad()
-        factors.block_elements = block_elements
-        factors.predict(a, b).square().sum().backward()
+        (rows(a, b) * weights).square().sum().backward()
         grads.append(torch.cat([p.grad.reshape(-1) for p in factors.parameters()]))
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-12)
 

@@ -21,6 +21,7 @@ from hc_lightning.model.module import HyperCubeModule
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "report.json"
+TABLE_NAME = "completed"
 
 
 def run_directory(trainer: L.Trainer) -> Path:
@@ -55,7 +56,7 @@ class CompletionReport(L.Callback):
         write_files: write the files (the report is kept in memory either way).
     """
 
-    def __init__(self, table_name: str = "completed", write_files: bool = True) -> None:
+    def __init__(self, table_name: str = TABLE_NAME, write_files: bool = True) -> None:
         self.table_name = table_name
         self.write_files = write_files
         self.report: dict[str, Any] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -116,6 +117,17 @@ class CayleyDataModule(L.LightningDataModule):
             self.train_mask = self.table.mask(self.train_fraction, seed)
         else:
             self.train_mask = self.table.known.copy()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The table and the cells given to the model, saved in every checkpoint so that the
+        checkpoint alone says what was learned (see :func:`hc_lightning.load_group`)."""
+        state: dict[str, Any] = {
+            "labels": list(self.table.labels),
+            "cells": torch.tensor(self.table.cells),
+        }
+        if self.train_mask is not None:
+            state["train_mask"] = torch.tensor(self.train_mask)
+        return state
 
     @property
     def train_cells(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
