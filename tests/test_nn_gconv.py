@@ -1,17 +1,20 @@
 """GroupConv and GroupPooling on group-indexed features: slow references and equivariance.
 
 Groups: S3, Q8, C4, D4 from the constructions, each also randomly relabelled so that the
-identity is not element 0. Everything runs in float64.
+identity is not element 0, and a relabelled Q8 completed by a training run. Everything runs
+in float64.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
 
+from hc_lightning import CayleyTable, complete, load_group
 from hc_lightning.algebra.constructions import cyclic, dihedral, quaternion, symmetric
 from hc_lightning.algebra.group import FiniteGroup
 from hc_lightning.nn import (
@@ -41,7 +44,20 @@ BUILDERS = {
 }
 
 
+@functools.cache
+def discovered_group() -> FiniteGroup:
+    """Q8, relabelled, as HyperCube completes it from 60 % of its table."""
+    truth = make_group("Q8", relabelled=True)
+    table = CayleyTable.from_cells(truth.table, truth.labels, name="Q8")
+    completion = complete(table, train_fraction=0.6, seed=0, explain=False)
+    group = load_group(completion)
+    assert np.array_equal(group.table, truth.table)
+    return group
+
+
 def make_group(name: str, relabelled: bool) -> FiniteGroup:
+    if name == "discovered":
+        return discovered_group()
     group = FiniteGroup(*BUILDERS[name]())
     if not relabelled:
         return group
@@ -56,6 +72,8 @@ def make_group(name: str, relabelled: bool) -> FiniteGroup:
 
 GROUPS = [(name, relabelled) for name in BUILDERS for relabelled in (False, True)]
 IDS = [f"{name}{'-relabelled' if relabelled else ''}" for name, relabelled in GROUPS]
+GROUPS.append(("discovered", True))  # a group found by a training run
+IDS.append("Q8-discovered")
 
 
 @pytest.fixture(params=GROUPS, ids=IDS)

@@ -3,17 +3,20 @@
 C4 and D4 act faithfully by quarter turns and mirrors; S3 acts through its sign (odd
 permutations mirror the image) and Q8 through Q8 / {+-1} = C2 x C2 (mirrors and the half
 turn), which tests that nothing assumes a faithful action. Each group is also randomly
-relabelled so that the identity is not element 0. Everything runs in float64.
+relabelled so that the identity is not element 0, and D4 is also completed by a training
+run. Everything runs in float64.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
 
+from hc_lightning import CayleyTable, complete, load_group
 from hc_lightning.algebra.constructions import (
     cyclic,
     dihedral,
@@ -68,7 +71,24 @@ def base_case(name: str) -> tuple[FiniteGroup, list]:
     return group, [Q8_IMAGES[label.lstrip("-")] for label in group.labels]
 
 
+@functools.cache
+def discovered_case() -> tuple[FiniteGroup, SpatialAction]:
+    """The relabelled D4 with its action, the table completed by a training run."""
+    truth, transforms = case_transforms("D4", relabelled=True)
+    table = CayleyTable.from_cells(truth.table, truth.labels, name="D4")
+    group = load_group(complete(table, train_fraction=0.6, seed=0, explain=False))
+    assert np.array_equal(group.table, truth.table)
+    return group, SpatialAction(group, transforms)
+
+
 def make_case(name: str, relabelled: bool) -> tuple[FiniteGroup, SpatialAction]:
+    if name == "discovered":
+        return discovered_case()
+    group, transforms = case_transforms(name, relabelled)
+    return group, SpatialAction(group, transforms)
+
+
+def case_transforms(name: str, relabelled: bool) -> tuple[FiniteGroup, list]:
     group, transforms = base_case(name)
     if relabelled:
         perm = np.random.default_rng(group.order).permutation(group.order)
@@ -79,11 +99,13 @@ def make_case(name: str, relabelled: bool) -> tuple[FiniteGroup, SpatialAction]:
         for g, transform in enumerate(transforms):
             moved[perm[g]] = transform
         transforms = moved
-    return group, SpatialAction(group, transforms)
+    return group, transforms
 
 
 CASES = [(name, relabelled) for name in ("C4", "D4", "S3", "Q8") for relabelled in (False, True)]
 IDS = [f"{name}{'-relabelled' if relabelled else ''}" for name, relabelled in CASES]
+CASES.append(("discovered", True))  # a group found by a training run
+IDS.append("D4-discovered")
 
 
 @pytest.fixture(params=CASES, ids=IDS)
