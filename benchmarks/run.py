@@ -45,6 +45,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--s5-minutes", type=float, default=30.0, help="training time bound of the S5 run"
     )
     parser.add_argument(
+        "--s5-finish",
+        choices=("table", "factors"),
+        default="table",
+        help="when the S5 run ends (HyperCubeModule's `finish`; default table)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's; 1 if quick)"
     )
     parser.add_argument("--output", default=None, help="Markdown report (default docs/...)")
@@ -105,7 +111,9 @@ def run_section(name: str, args: argparse.Namespace) -> Section:
         from tasks import S5_TASK, Task, section_s5
 
         task = Task("S3", 0.6) if quick else S5_TASK
-        return section_s5(task, max_minutes=args.s5_minutes, threads=args.threads)
+        return section_s5(
+            task, max_minutes=args.s5_minutes, threads=args.threads, finish=args.s5_finish
+        )
     from transformer import section_transformer
 
     budget = args.transformer_steps or (10 if quick else 2500)

@@ -174,7 +174,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("max_minutes"):
         limits["max_time"] = datetime.timedelta(minutes=spec["max_minutes"])
     startup_seconds = time.time() - spec["launch_time"]
-    result = complete(name, fraction, seed, explain=False, callbacks=callbacks, **limits)
+    model = spec.get("model_kwargs")
+    result = complete(
+        name, fraction, seed, model_kwargs=model, explain=False, callbacks=callbacks, **limits
+    )
     report = result.report
     eval_seconds = riding.eval_seconds if riding else 0.0
     out = {
@@ -192,7 +195,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     first = riding
     if spec["first"] == "separate":
         first = HeldoutEveryStep(stop=True)
-        complete(name, fraction, seed, explain=False, callbacks=[first], **limits)
+        complete(
+            name, fraction, seed, model_kwargs=model, explain=False, callbacks=[first], **limits
+        )
     out["first_step"] = first.step if first else None
     out["first_seconds"] = first.seconds if first else None
     out["first_eval_seconds"] = first.eval_seconds if first else None
@@ -207,6 +212,7 @@ def measure_task(
     threads: int = 0,
     every: int = 1,
     max_minutes: float | None = None,
+    model_kwargs: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run :func:`worker` for each seed in a fresh process; one dict per seed.
 
@@ -225,6 +231,7 @@ def measure_task(
             "threads": threads,
             "every": every,
             "max_minutes": max_minutes,
+            "model_kwargs": model_kwargs,
         }
         # The bound inside the run comes first; this one only catches a hung process.
         timeout = 3600 + 120 * (max_minutes or 0)
@@ -355,11 +362,16 @@ def section_s5(
     max_minutes: float = 30.0,
     threads: int = 0,
     every: int = 5,
+    finish: str = "table",
 ) -> Section:
     """One large run (S5, n = 120, from 30 % known): the finished exact table, its time
     and peak memory; held-out accuracy checked every ``every`` steps; training stops after
-    ``max_minutes`` if it has not finished by then."""
-    runs = measure_task(task, (seed,), "same", 20000, threads, every, max_minutes)
+    ``max_minutes`` if it has not finished by then. ``finish`` is the module's option:
+    ``"table"`` ends the run at the first completed table that is a group agreeing with
+    every given cell; ``"factors"`` goes on until the factors fit it exactly."""
+    runs = measure_task(
+        task, (seed,), "same", 20000, threads, every, max_minutes, {"finish": finish}
+    )
     r = runs[0]
     phases = r["phase_seconds"]
     rows = [
@@ -398,7 +410,8 @@ def section_s5(
     )
     markdown = "\n\n".join(
         [
-            f"One run, seed {seed}, in a fresh process. The held-out accuracy is measured "
+            f"One run, seed {seed}, in a fresh process, `finish={finish!r}` (see "
+            "`HyperCubeModule`). The held-out accuracy is measured "
             f"every {every} steps (so the first step at 100 % is rounded up to a multiple of "
             f"{every}) until it first reaches 100 %, by a callback in this same run; its "
             f"evaluation time ({fmt(r['first_eval_seconds'], 1)} s) is subtracted from the "

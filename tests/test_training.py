@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hc_lightning import complete, load, read_table
+from hc_lightning.algebra.group import check_axioms
 from hc_lightning.data import CayleyTable, write_table
 
 
@@ -45,3 +46,34 @@ def test_non_latin_operation_is_reported_as_such() -> None:
     report = complete("x^2+y^2 mod 7", train_fraction=0.6, seed=0, max_steps=3000).report
     assert report["latin_square"] is False
     assert "repeats" in report["latin_violation"]
+
+
+def test_finish_table_stops_at_the_first_exact_group() -> None:
+    by_factors = complete("S4", train_fraction=0.5, seed=0, explain=False)
+    by_table = complete(
+        "S4", train_fraction=0.5, seed=0, explain=False, model_kwargs={"finish": "table"}
+    )
+    np.testing.assert_array_equal(by_table.table.cells, load("S4").cells)
+    report = by_table.report
+    assert report["exact"] and report["heldout_accuracy"] == 1.0
+    assert report["steps"] == by_table.module.schedule.done_step
+    # Stopped where the fit phase ended, its completion being S4 already; the factors run
+    # goes on to fit the completed table with the regularizer, then without.
+    assert report["steps"] == report["completed_step"] == by_factors.report["completed_step"]
+    assert report["eps_off_step"] is None
+    assert by_factors.report["steps"] > report["steps"]
+
+
+def test_finish_table_goes_on_when_the_completion_is_not_a_group() -> None:
+    runs = [
+        complete("x-y mod 7", train_fraction=0.6, seed=0, explain=False, model_kwargs=kwargs)
+        for kwargs in ({}, {"finish": "table"})
+    ]
+    assert runs[0].report["exact"] and not check_axioms(runs[0].table.cells).is_group
+    assert runs[1].report["steps"] == runs[0].report["steps"]
+    np.testing.assert_array_equal(runs[1].table.cells, runs[0].table.cells)
+
+
+def test_finish_must_be_named() -> None:
+    with pytest.raises(ValueError, match="`finish` must be 'factors' or 'table', got 'early'"):
+        complete("S3", model_kwargs={"finish": "early"})

@@ -12,6 +12,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
 
+from hc_lightning.algebra.group import check_axioms
 from hc_lightning.metrics import ExactCellFraction
 from hc_lightning.model.factors import HyperCubeFactors
 from hc_lightning.model.schedule import EpsSchedule
@@ -19,10 +20,21 @@ from hc_lightning.model.schedule import EpsSchedule
 log = logging.getLogger(__name__)
 
 Regularizer = Literal["hypercube", "l2", "none"]
+Finish = Literal["factors", "table"]
+
+
+# H / (3 n^2) is 1 at a solution and near 1 from the initialisation on; far above, the
+# factors have blown up. A fit still far from the given answers (mean T on them below
+# FLATTENED_ON_TARGET) after FLATTENED_WINDOWS plateau windows, with the penalty eps H over
+# FLATTENED_PENALTY times the data term, is held flat by the regularizer.
+DIVERGED_H_RATIO = 1e6
+FLATTENED_ON_TARGET = 0.1
+FLATTENED_WINDOWS = 10
+FLATTENED_PENALTY = 100.0
 
 
 class DivergenceError(RuntimeError):
-    """Training produced a non-finite loss."""
+    """Training cannot converge: a non-finite objective, or factors blown up or collapsed."""
 
 
 class HyperCubeModule(L.LightningModule):
@@ -69,6 +81,15 @@ class HyperCubeModule(L.LightningModule):
         early_completion: end the fit phase as soon as the argmax table agrees with every
             given cell and has not changed over ``plateau_window`` steps, without waiting
             for the objective to settle (the settle phase does the rest).
+        finish: when the run is over. ``"factors"`` (default): once the factors fit the
+            completed table to ``stop_loss`` with ``eps`` off, so that the representation
+            read off them is exact. ``"table"``: as soon as the completed table is a group
+            that agrees with every given cell (checked when the fit phase ends and every
+            ``plateau_window`` steps after). The factors are then not yet exact: the
+            representation read off them is approximate and its irreducible decomposition
+            is usually skipped. Meant for large tables, where the phases on the completed
+            table cost most of the run. A completion that is not a group goes on as with
+            ``"factors"``.
 
     Example:
         >>> module = HyperCubeModule(n=6)
@@ -93,6 +114,7 @@ class HyperCubeModule(L.LightningModule):
         polish_in_double: bool | None = None,
         distrust_known_cells: bool = False,
         early_completion: bool = True,
+        finish: Finish = "factors",
     ) -> None:
         super().__init__()
         if n < 1:
@@ -101,6 +123,8 @@ class HyperCubeModule(L.LightningModule):
             raise ValueError(
                 f"`regularizer` must be 'hypercube', 'l2' or 'none', got {regularizer!r}"
             )
+        if finish not in ("factors", "table"):
+            raise ValueError(f"`finish` must be 'factors' or 'table', got {finish!r}")
         for name, value in (("lr", lr), ("eps", eps), ("clip_factor", clip_factor)):
             if not value >= 0 or math.isinf(value):
                 raise ValueError(f"`{name}` must be a finite number >= 0, got {value}")
@@ -118,6 +142,8 @@ class HyperCubeModule(L.LightningModule):
         self.heldout_accuracy = MulticlassAccuracy(num_classes=n, average="micro")
         self.heldout_exact = ExactCellFraction()
         self._fitted_pairs = 0
+        self._on_target = float("nan")
+        self._last_terms = (float("nan"), float("nan"))
         self.last_h_ratio = float("nan")
         self.register_buffer("completion", torch.zeros(n, n, dtype=torch.long))
         self.register_buffer("previous_completion", torch.full((n, n), -1, dtype=torch.long))
@@ -177,6 +203,9 @@ class HyperCubeModule(L.LightningModule):
         data_total = self.all_gather(data.detach()).sum()
         h_ratio = h.detach() / (3 * self.n**2)
         self.last_h_ratio = float(h_ratio)
+        self._check_health(self.last_h_ratio)
+        self._on_target = float(rows.detach().gather(1, c.view(-1, 1)).mean())
+        self._last_terms = (float(data_total), float(penalty))
         balance = self.factors.balance(terms.detach())
         self.schedule.tolerance_floor = 100 * torch.finfo(objective.dtype).eps
         self.schedule.observe(data_total + penalty.detach(), data_total, balance)
@@ -197,15 +226,46 @@ class HyperCubeModule(L.LightningModule):
             self.log("h/3n2", h_ratio, prog_bar=True, on_step=True, on_epoch=False, logger=False)
         return objective
 
+    def _check_health(self, h_ratio: float) -> None:
+        """Stop a run whose factors blow up, naming the options to change."""
+        if h_ratio > DIVERGED_H_RATIO:
+            raise DivergenceError(
+                f"the factors diverged: H / 3n^2 = {h_ratio:.3g} at step {self.global_step};"
+                " lower `model.lr` or `model.clip_factor`"
+            )
+
+    def _check_not_flattened(self) -> None:
+        """Stop a fit that the regularizer keeps from the data, naming ``eps``."""
+        window, (data, penalty) = self.hparams.plateau_window, self._last_terms
+        if (
+            self.global_step + 1 >= FLATTENED_WINDOWS * window
+            and self._on_target < FLATTENED_ON_TARGET
+            and penalty > FLATTENED_PENALTY * data
+        ):
+            raise DivergenceError(
+                f"the regularizer outweighs the data (eps H = {penalty:.3g} against"
+                f" {data:.3g}, mean T on the given answers {self._on_target:.2g} at step"
+                f" {self.global_step}); lower `model.eps`"
+            )
+
     def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
+        checkpoint_step = (self.global_step + 1) % self.hparams.plateau_window == 0
+        if checkpoint_step and self.schedule.phase == "fit":
+            self._check_not_flattened()
         if (
             self.hparams.early_completion
             and self.schedule.phase == "fit"
-            and (self.global_step + 1) % self.hparams.plateau_window == 0
+            and checkpoint_step
             and self._completion_is_stable(batch)
         ):
             self.schedule.request_completion()
         event = self.schedule.step()
+        table_found = (
+            self.hparams.finish == "table"
+            and self.schedule.done_step is None
+            and (event == "completed" or (self.schedule.on_completed_table and checkpoint_step))
+            and self._table_is_a_group(batch)
+        )
         if event == "completed":
             in_double = self.hparams.polish_in_double
             if in_double is None:
@@ -230,6 +290,14 @@ class HyperCubeModule(L.LightningModule):
         elif event == "done":
             log.info("step %d: table fitted; stopping", self.global_step)
             self.trainer.should_stop = True
+        if table_found:
+            self.schedule.finish()
+            log.info(
+                "step %d: the completed table is a group that agrees with every given cell;"
+                " stopping",
+                self.global_step,
+            )
+            self.trainer.should_stop = True
 
     @torch.no_grad()
     def _completion_is_stable(self, batch: tuple[Tensor, Tensor, Tensor]) -> bool:
@@ -242,6 +310,19 @@ class HyperCubeModule(L.LightningModule):
         stable = bool((table == self.previous_completion).all())
         self.previous_completion.copy_(table)
         return agrees and stable
+
+    @torch.no_grad()
+    def _table_is_a_group(self, batch: tuple[Tensor, Tensor, Tensor]) -> bool:
+        """Whether the argmax table is a group and agrees with every given cell (every
+        cell of the batch with an answer, unless the given cells are distrusted)."""
+        table = self.predicted_table()
+        if not self.hparams.distrust_known_cells:
+            a, b, c = batch
+            given = c >= 0
+            agrees = (table[a[given], b[given]] == c[given]).all()
+            if not bool(self.all_gather(agrees).all()):
+                return False
+        return check_axioms(table.cpu().numpy()).is_group
 
     def _switch_to_double(self) -> None:
         # Exactness is a float64 matter: the gauge-fixed rho inherits the fit's error.

@@ -107,6 +107,11 @@ class EpsSchedule:
             return "done"
         return None
 
+    def finish(self) -> None:
+        """End the run now (the model found what it was asked to); :meth:`step` then
+        returns no further event."""
+        self.done_step = self.steps
+
     def request_completion(self) -> None:
         """End the fit phase at the next :meth:`step` (the model's completion is stable)."""
         self._completion_requested = True
