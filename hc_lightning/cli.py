@@ -2,12 +2,18 @@
 
 ``hypercube fit`` with no arguments completes S3 from 60 % of its table;
 ``hypercube fit --wandb offline`` also records the run in Weights & Biases, without network.
+
+A table too large for the memory at hand is refused before the model is allocated. An
+interrupted run (Ctrl-C, or SIGTERM from a scheduler or ``kill``) saves ``last.ckpt`` of
+the step reached and says how to resume it with ``--ckpt_path``; the exit code is
+``128 + signal`` (130 for Ctrl-C, 143 for SIGTERM).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import uuid
 import warnings
@@ -17,10 +23,11 @@ from typing import Any, Literal
 import lightning as L
 import yaml
 from jsonargparse import Namespace
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
 from hc_lightning.callbacks.figures import FiguresCallback
+from hc_lightning.callbacks.interrupt import InterruptCheckpoint
 from hc_lightning.callbacks.progress import StepProgressBar, run_summary
 from hc_lightning.callbacks.report import CompletionReport
 from hc_lightning.callbacks.representation import GaugeFixCallback, IrrepsCallback
@@ -28,10 +35,19 @@ from hc_lightning.callbacks.structure import StructureCallback
 from hc_lightning.callbacks.tracking import RunTracking, finish_runs
 from hc_lightning.data.datamodule import CayleyDataModule
 from hc_lightning.data.table import TableError
+from hc_lightning.memory import check_memory
 from hc_lightning.model.module import DivergenceError, HyperCubeModule
 
 USER_ERRORS = (TableError, DivergenceError, ValueError, FileNotFoundError, IsADirectoryError)
 WANDB_LOGGER = "lightning.pytorch.loggers.WandbLogger"
+
+
+class RunInterruptedError(Exception):
+    """A fit stopped by a signal; ``exit_code`` is ``128 + signal`` as a shell reports it."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class ConfigToLoggers(SaveConfigCallback):
@@ -56,7 +72,13 @@ class HyperCubeCLI(LightningCLI):
     """
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.link_arguments("data.n", "model.n", apply_on="instantiate")
+        def elements_that_fit(datamodule: CayleyDataModule) -> int:
+            config = self.config[self.subcommand] if self.subcommand else self.config
+            source = datamodule.hparams.get("path") or datamodule.table.name
+            check_memory(datamodule.n, config.model.double_precision, str(source))
+            return datamodule.n
+
+        parser.link_arguments("data", "model.n", elements_that_fit, apply_on="instantiate")
         parser.add_lightning_class_args(CompletionReport, "report")
         parser.add_lightning_class_args(StructureCallback, "structure")
         parser.add_lightning_class_args(GaugeFixCallback, "gauge")
@@ -105,10 +127,26 @@ class HyperCubeCLI(LightningCLI):
         trainer_config = config.trainer
         given = trainer_config.callbacks or []
         given = given if isinstance(given, list) else [given]
+        self.interruption = InterruptCheckpoint()
+        extra: list[Callback] = [self.interruption]
         enabled = trainer_config.enable_progress_bar in (True, None)
         if enabled and not any(isinstance(callback, ProgressBar) for callback in given):
-            kwargs["callbacks"] = [*given, StepProgressBar()]
+            extra.append(StepProgressBar())
+        kwargs["callbacks"] = [*given, *extra]
         return super().instantiate_trainer(**kwargs)
+
+    def fit(self, **kwargs: Any) -> None:
+        """``trainer.fit``; an interruption becomes :class:`RunInterruptedError`."""
+        try:
+            with self.interruption.catching_ctrl_c():
+                self.trainer.fit(**kwargs)
+        except SystemExit:  # SIGTERMException, or Lightning's exit after a KeyboardInterrupt
+            if self.interruption.signal is None:
+                raise
+            finish_runs(self.trainer)
+            raise RunInterruptedError(
+                self.interruption.message(), 128 + self.interruption.signal
+            ) from None
 
     def after_fit(self) -> None:
         if self.trainer.global_rank == 0:
@@ -156,8 +194,17 @@ def main(args: list[str] | None = None) -> None:
             save_config_callback=ConfigToLoggers,
         )
     except USER_ERRORS as error:
+        # jsonargparse wraps what a link raises (the memory check) in a ValueError of its own.
+        if isinstance(error.__cause__, USER_ERRORS):
+            error = error.__cause__
         print(f"hypercube: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+    except RunInterruptedError as interruption:
+        print(f"hypercube: {interruption}", file=sys.stderr)
+        raise SystemExit(interruption.exit_code) from None
+    except KeyboardInterrupt:
+        print("hypercube: interrupted", file=sys.stderr)
+        raise SystemExit(128 + signal.SIGINT) from None
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ from pathlib import Path
 import pytest
 
 from hc_lightning.cli import main
+from hc_lightning.memory import (
+    MemoryShortageError,
+    available_memory,
+    check_memory,
+    training_memory,
+)
 
 
 def hypercube(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -98,3 +104,20 @@ def test_resume_matches_an_uninterrupted_run(tmp_path) -> None:
         next((tmp_path / run).glob("**/completed.csv")).read_text() for run in ("whole", "resumed")
     ]
     assert tables[0] == tables[1]
+
+
+def test_training_memory_counts_four_copies_of_the_three_cubes() -> None:
+    assert training_memory(100) == 4 * 3 * 100**3 * 4
+    assert training_memory(100, double_precision=True) == 2 * training_memory(100)
+
+
+def test_a_model_beyond_the_memory_is_refused_up_front() -> None:
+    available = available_memory()
+    assert available is not None and 0 < available < training_memory(4096)
+    with pytest.raises(MemoryShortageError) as error:
+        check_memory(4096, False, "big.obs")
+    message = str(error.value)
+    assert message.startswith("big.obs: a table of n = 4096 elements needs about 3.3 TB")
+    largest = int(message.rsplit("n <= ", 1)[1].split()[0])
+    assert training_memory(largest) <= available < training_memory(largest + 1)
+    check_memory(6, False, "S3")

@@ -4,14 +4,19 @@ Formats, chosen by the file's suffix:
 
 * ``.csv`` -- an ``n x n`` grid. With labels, the first row is a header (its first cell
   empty or ``*``) and every row starts with its label; without, cells are indices
-  ``0 .. n-1``. Unknown cells are empty or ``?``.
+  ``0 .. n-1``. Unknown cells are empty or ``?`` (or ``null`` or ``-1`` where that is
+  not a label: a label may be ``-1``, as in the quaternion group, but never empty or ``?``).
 * ``.obs`` / ``.txt`` -- one observation ``a,b,c`` (meaning ``a * b = c``) per line, in
   labels; ``#`` starts a comment; a first line ``# labels: x,y,z`` fixes the order of the
   elements (otherwise it is the order of first appearance).
 * ``.json`` -- ``{"labels": [...], "table": [[...], ...]}`` with labels or indices in the
   cells and ``null``, ``"?"`` or ``-1`` for unknown; or ``{"labels": [...],
-  "observations": [[a, b, c], ...]}``.
-* ``.npy`` -- an integer ``(n, n)`` array of indices with ``-1`` for unknown.
+  "observations": [[a, b, c], ...]}`` with labels (an integer stands for the label
+  spelled by its digits).
+* ``.npy`` -- an integer ``(n, n)`` array of indices with ``-1`` for unknown (a float
+  array is accepted when every entry is a whole number in range).
+
+Every format holds at most :data:`MAX_ELEMENTS` elements.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,9 +34,13 @@ import numpy as np
 
 from hc_lightning.data.table import UNKNOWN, CayleyTable, TableError
 
-UNKNOWN_MARKS = ("", "?", "null", "-1")
+UNKNOWN_MARKS = ("", "?", "null", "-1")  # in a grid cell that is not a label
+RESERVED_LABELS = ("", "?")  # always an unknown cell, never a label
 FORMATS = {".csv": "csv", ".obs": "obs", ".txt": "obs", ".json": "json", ".npy": "npy"}
 MAX_ELEMENTS = 4096
+MAX_DIGITS = 100  # a longer JSON integer is out of range of any table; kept as its length
+MAX_SHOWN = 40  # characters of a value quoted in an error message
+INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def table_format(path: str | Path) -> str:
@@ -118,25 +128,87 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
 
 def _read_npy(path: Path) -> CayleyTable:
     try:
+        shape = _npy_shape(path)
+    except ValueError as error:
+        raise TableError(f"not a plain numeric .npy array ({error})") from None
+    _check_npy_shape(shape)  # before np.load allocates what the header claims
+    try:
         cells = np.load(path, allow_pickle=False)
     except ValueError as error:
         raise TableError(f"not a plain numeric .npy array ({error})") from None
-    if cells.ndim != 2 or cells.shape[0] != cells.shape[1]:
-        raise TableError(f"expected a square 2-d array, got shape {cells.shape}")
     if np.issubdtype(cells.dtype, np.floating):
         bad = np.argwhere(~np.isfinite(cells) | (cells != np.round(cells)))
         if len(bad):
             row, col = bad[0]
             raise TableError(f"cell ({row}, {col}) holds {cells[row, col]}, not an index")
+        # In range before the cast: a float beyond int64 would wrap around.
+        bad = np.argwhere((cells < UNKNOWN) | (cells >= len(cells)))
+        if len(bad):
+            row, col = bad[0]
+            raise TableError(
+                f"cell ({row}, {col}) holds {cells[row, col]}, outside 0..{len(cells) - 1}"
+            )
         cells = cells.astype(np.int64)
     elif not np.issubdtype(cells.dtype, np.integer):
         raise TableError(f"expected an integer array, got dtype {cells.dtype}")
     return CayleyTable.from_cells(cells)
 
 
+def _npy_shape(path: Path) -> tuple[int, ...]:
+    """The array shape in the header of a ``.npy`` file, without reading the data."""
+    with path.open("rb") as stream:
+        major, _ = np.lib.format.read_magic(stream)
+        # Version 3 headers differ from version 2 only in being UTF-8 (for field names).
+        if major == 1:
+            shape, _, _ = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, _, _ = np.lib.format.read_array_header_2_0(stream)
+    return shape
+
+
+def _check_npy_shape(shape: tuple[int, ...]) -> None:
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise TableError(f"expected a square 2-d array, got shape {shape}")
+    if shape[0] > MAX_ELEMENTS:
+        raise TableError(
+            f"a {shape[0]} x {shape[1]} array is more than the {MAX_ELEMENTS} elements supported"
+        )
+
+
 def _csv_rows(text: str) -> list[list[str]]:
-    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows = []
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise _csv_error(error, first_line, reader.line_num) from None
+        rows.append([cell.strip() for cell in row])
     return [row for row in rows if any(row)]
+
+
+def _csv_fields(line: str, line_number: int) -> list[str]:
+    """The stripped fields of one line of comma-separated values."""
+    try:
+        return [field.strip() for field in next(csv.reader([line], strict=True))]
+    except csv.Error as error:
+        raise _csv_error(error, line_number, line_number) from None
+
+
+def _csv_error(error: csv.Error, first_line: int, last_line: int) -> TableError:
+    where = f"line {first_line}"
+    if last_line > first_line:
+        where = f"lines {first_line} to {last_line} (a quote left open?)"
+    return TableError(f"{where}: cannot split into cells ({error}); check the quotes")
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, shortened for an error message."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
 
 
 def _parse_grid_csv(text: str) -> CayleyTable:
@@ -162,13 +234,12 @@ def _parse_grid_csv(text: str) -> CayleyTable:
                 " (rows must follow the header's order)"
             )
         for column, value in enumerate(row[1:]):
-            if value in UNKNOWN_MARKS:
-                continue
-            if value not in index:
+            if value in index:
+                cells[row_number - 2, column] = index[value]
+            elif value not in UNKNOWN_MARKS:
                 raise TableError(
-                    f"cell ({row[0]!r}, {labels[column]!r}) holds {value!r}, not a label"
+                    f"cell ({row[0]!r}, {labels[column]!r}) holds {_shown(value)}, not a label"
                 )
-            cells[row_number - 2, column] = index[value]
     return CayleyTable.from_cells(cells, labels)
 
 
@@ -180,22 +251,25 @@ def _grid_of_indices(rows: list[list[str]]) -> CayleyTable:
         if len(row) != n:
             raise TableError(f"row {row_number} has {len(row)} cells, expected {n} (square grid)")
     cells = np.full((n, n), UNKNOWN, dtype=np.int64)
-    for row_number, row in enumerate(rows, start=1):
-        for column, value in enumerate(row):
-            if value in UNKNOWN_MARKS:
-                continue
-            try:
-                cells[row_number - 1, column] = int(value)
-            except ValueError:
-                raise TableError(
-                    f"cell ({row_number - 1}, {column}) holds {value!r}: without a header row"
-                    " of labels, cells must be element indices"
-                ) from None
-            if not 0 <= int(value) < n:
-                raise TableError(
-                    f"cell ({row_number - 1}, {column}) holds {value}, outside 0..{n - 1}"
-                )
+    for row, values in enumerate(rows):
+        for column, value in enumerate(values):
+            if value not in UNKNOWN_MARKS:
+                cells[row, column] = _grid_index(value, n, (row, column))
     return CayleyTable.from_cells(cells)
+
+
+def _grid_index(value: str, n: int, where: tuple[int, int]) -> int:
+    """The element index written as ``value`` in a grid without labels."""
+    if not INTEGER.fullmatch(value):
+        raise TableError(
+            f"cell {where} holds {_shown(value)}: without a header row of labels, cells must"
+            " be element indices"
+        )
+    digits = value.lstrip("+-").lstrip("0")
+    if len(digits) > len(str(n)) or not 0 <= int(value) < n:  # int() refuses 4300+ digits
+        shown = value if len(value) <= MAX_SHOWN else repr(_LongInteger(len(digits)))
+        raise TableError(f"cell {where} holds {shown}, outside 0..{n - 1}")
+    return int(value)
 
 
 def _check_labels(labels: Sequence[str], where: str) -> None:
@@ -205,7 +279,7 @@ def _check_labels(labels: Sequence[str], where: str) -> None:
         raise TableError(f"the {where} names {len(labels)} elements, over {MAX_ELEMENTS}")
     seen: set[str] = set()
     for label in labels:
-        if label in UNKNOWN_MARKS:
+        if label in RESERVED_LABELS:
             raise TableError(f"the {where} has an empty or reserved label {label!r}")
         if label in seen:
             raise TableError(f"the {where} repeats the label {label!r}")
@@ -219,48 +293,52 @@ def _parse_observations(text: str) -> CayleyTable:
     for line_number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.lower().startswith("# labels:"):
-            labels = [label.strip() for label in next(csv.reader([stripped[9:].strip()]))]
+            labels = _csv_fields(stripped[9:].strip(), line_number)
             _check_labels(labels, f"labels line {line_number}")
             declared = True
             continue
         if not stripped or stripped.startswith("#"):
             continue
-        fields = [field.strip() for field in next(csv.reader([stripped]))]
+        fields = _csv_fields(stripped, line_number)
         if len(fields) != 3 or not all(fields):
-            raise TableError(f"line {line_number}: expected 'a,b,c', got {stripped!r}")
+            raise TableError(f"line {line_number}: expected 'a,b,c', got {_shown(stripped)}")
         triples.append((line_number, *fields))
     if not triples:
         raise TableError("the file holds no observations")
     if not declared:
         for _, *fields in triples:
             labels.extend(label for label in fields if label not in labels)
-    return _table_from_triples(labels, triples)
+    return _table_from_triples(labels, triples, "line")
 
 
-def _table_from_triples(labels: list[str], triples: list[tuple[int, str, str, str]]) -> CayleyTable:
+def _table_from_triples(
+    labels: list[str], triples: list[tuple[int, str, str, str]], unit: str
+) -> CayleyTable:
+    """The table of observations ``(k, a, b, c)``, each ``a * b = c`` found at ``unit k``."""
     if len(labels) > MAX_ELEMENTS:
         raise TableError(f"{len(labels)} elements is more than the {MAX_ELEMENTS} supported")
     index = {label: position for position, label in enumerate(labels)}
     cells = np.full((len(labels), len(labels)), UNKNOWN, dtype=np.int64)
     first_seen: dict[tuple[int, int], int] = {}
-    for line_number, *fields in triples:
+    for number, *fields in triples:
         for label in fields:
             if label not in index:
-                raise TableError(f"line {line_number}: unknown label {label!r}")
+                raise TableError(f"{unit} {number}: unknown label {_shown(label)}")
         a, b, c = (index[label] for label in fields)
         if cells[a, b] != UNKNOWN and cells[a, b] != c:
+            left, right, product = (_shown(label) for label in fields)
             raise TableError(
-                f"line {line_number}: {fields[0]} * {fields[1]} = {fields[2]} contradicts"
-                f" {fields[0]} * {fields[1]} = {labels[cells[a, b]]} on line {first_seen[a, b]}"
+                f"{unit} {number}: {left} * {right} = {product} contradicts {left} * {right}"
+                f" = {_shown(labels[cells[a, b]])} on {unit} {first_seen[a, b]}"
             )
-        first_seen.setdefault((a, b), line_number)
+        first_seen.setdefault((a, b), number)
         cells[a, b] = c
     return CayleyTable.from_cells(cells, labels)
 
 
 def _parse_json(text: str) -> CayleyTable:
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=_json_integer)
     except json.JSONDecodeError as error:
         raise TableError(f"invalid JSON at line {error.lineno}: {error.msg}") from None
     except RecursionError:
@@ -277,20 +355,42 @@ def _parse_json(text: str) -> CayleyTable:
     return _json_grid(document["table"], labels)
 
 
+class _LongInteger:
+    """A JSON integer of more than :data:`MAX_DIGITS` digits, kept as its length only:
+    Python refuses to convert more than 4300 digits, and no table has such an index."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"a {self.digits}-digit integer"
+
+
+def _json_integer(text: str) -> int | _LongInteger:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= MAX_DIGITS else _LongInteger(digits)
+
+
 def _json_observations(observations: object, labels: list[str] | None) -> CayleyTable:
     if not isinstance(observations, list):
         raise TableError('"observations" must be a list of [a, b, c] triples')
     triples = []
     for position, item in enumerate(observations):
         if not isinstance(item, list) or len(item) != 3:
-            raise TableError(f"observation {position} is {item!r}, expected [a, b, c]")
+            raise TableError(f"observation {position} is {_shown(item)}, expected [a, b, c]")
+        for value in item:
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise TableError(
+                    f"observation {position} holds {_shown(value)}, expected a label"
+                    " (a string or an integer)"
+                )
         triples.append((position, *(str(value) for value in item)))
     if labels is None:
         labels = []
         for _, *fields in triples:
             labels.extend(label for label in fields if label not in labels)
     _check_labels(labels, '"labels" list')
-    return _table_from_triples(list(labels), triples)
+    return _table_from_triples(list(labels), triples, "observation")
 
 
 def _json_grid(grid: object, labels: list[str] | None) -> CayleyTable:
@@ -307,21 +407,26 @@ def _json_grid(grid: object, labels: list[str] | None) -> CayleyTable:
     index = {label: position for position, label in enumerate(labels)}
     cells = np.full((n, n), UNKNOWN, dtype=np.int64)
     for row, values in enumerate(grid):
+        # Cells first, then the row's length: the first problem in reading order is named.
+        cells_of_row = [
+            _json_cell(value, index, n, (row, column)) for column, value in enumerate(values)
+        ]
         if len(values) != n:
             raise TableError(f"row {row} has {len(values)} cells, expected {n}")
-        for column, value in enumerate(values):
-            cells[row, column] = _json_cell(value, index, n, (row, column))
+        cells[row] = cells_of_row
     return CayleyTable.from_cells(cells, labels)
 
 
 def _json_cell(value: object, index: dict[str, int], n: int, where: tuple[int, int]) -> int:
     if value is None or value == "?" or value == -1:
         return UNKNOWN
+    if isinstance(value, _LongInteger):
+        raise TableError(f"cell {where} holds {value!r}, outside 0..{n - 1}")
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TableError(f"cell {where} holds {value!r}, expected a label, an index or null")
+        raise TableError(f"cell {where} holds {_shown(value)}, expected a label, an index or null")
     if isinstance(value, str):
         if value not in index:
-            raise TableError(f"cell {where} holds {value!r}, not a label")
+            raise TableError(f"cell {where} holds {_shown(value)}, not a label")
         return index[value]
     if not 0 <= value < n:
         raise TableError(f"cell {where} holds {value}, outside 0..{n - 1}")

@@ -205,7 +205,7 @@ class HyperCubeModule(L.LightningModule):
         self.last_h_ratio = float(h_ratio)
         self._check_health(self.last_h_ratio)
         self._on_target = float(rows.detach().gather(1, c.view(-1, 1)).mean())
-        self._last_terms = (float(data_total), float(penalty))
+        self._last_terms = (float(data_total), float(penalty.detach()))
         balance = self.factors.balance(terms.detach())
         self.schedule.tolerance_floor = 100 * torch.finfo(objective.dtype).eps
         self.schedule.observe(data_total + penalty.detach(), data_total, balance)
