@@ -105,3 +105,21 @@ def test_unbalanced_factors_do_not_switch() -> None:
     for _ in range(5):
         schedule.observe(1.0, 1.0, balance=0.5)
         assert schedule.step() is None
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_every_pair_at_once_matches_the_trace_formula(shuffled: bool) -> None:
+    generator = torch.Generator().manual_seed(4)
+    n = 4
+    factors = HyperCubeFactors(n, generator=generator, dtype=torch.float64)
+    cells = torch.randperm(n * n, generator=generator) if shuffled else torch.arange(n * n)
+    a, b = cells // n, cells % n
+    weights = torch.randn(n * n, n, generator=generator, dtype=torch.float64)
+    grads, rows = [], []
+    for predict in (factors.predict, lambda x, y: slow_rows(factors, x, y)):
+        factors.zero_grad()
+        rows.append(predict(a, b))
+        (rows[-1] * weights).square().sum().backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in factors.parameters()]))
+    torch.testing.assert_close(rows[0], rows[1], rtol=0, atol=1e-12)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-12)

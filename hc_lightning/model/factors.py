@@ -122,9 +122,19 @@ class HyperCubeFactors(nn.Module):
         chunk = max(1, self.chunk_elements // (n * n))
         if len(a) > chunk:
             return _PairRows.apply(self.A, self.B, c_flat, a, b, chunk)
-        # One chunk: autograd keeps the products (index_select: its backward is an index_add).
-        products = torch.bmm(self.A.index_select(0, a), self.B.index_select(0, b))
-        return products.view(-1, n * n) @ c_flat.T / n
+        if len(a) == n * n:
+            # Every pair of a small table: one matrix product beats a batch of small ones.
+            right = self.B.permute(1, 0, 2).reshape(n, n * n)  # (n, n*n): [j, (b, l)]
+            products = (self.A.reshape(n * n, n) @ right).view(n, n, n, n)  # (a, i, b, l)
+            products = products.transpose(1, 2).reshape(n * n, n * n)  # ((a, b), (i, l))
+            cells = a * n + b
+            if not torch.equal(cells, torch.arange(n * n, device=cells.device)):
+                products = products.index_select(0, cells)  # backward: an index_add
+        else:
+            # One chunk: autograd keeps the products.
+            products = torch.bmm(self.A.index_select(0, a), self.B.index_select(0, b))
+            products = products.view(-1, n * n)
+        return products @ c_flat.T / n
 
     def full_tensor(self) -> Tensor:
         """The whole cube ``T``, shape ``(n, n, n)``; for evaluation at small ``n``."""
@@ -138,9 +148,12 @@ class HyperCubeFactors(nn.Module):
         Uses ``sum_ab ||A_a B_b||_F^2 = <sum_a A_a^T A_a, sum_b B_b B_b^T>_F``: ``O(n^4)``.
         """
         terms = []
+        n = self.n
         for left, right in ((self.A, self.B), (self.B, self.C), (self.C, self.A)):
-            left_gram = torch.einsum("kij,kil->jl", left, left)  # (n, n): sum_k X_k^T X_k
-            right_gram = torch.einsum("kji,kli->jl", right, right)  # (n, n): sum_k Y_k Y_k^T
+            rows = left.reshape(n * n, n)  # ((k, i), j)
+            left_gram = rows.T @ rows  # (n, n): sum_k X_k^T X_k
+            columns = right.transpose(0, 1).reshape(n, n * n)  # (j, (k, i))
+            right_gram = columns @ columns.T  # (n, n): sum_k Y_k Y_k^T
             terms.append((left_gram * right_gram).sum())
         return torch.stack(terms) / self.n
 
