@@ -112,15 +112,20 @@ def step_flops(step: FactorStep) -> int:
     return counter.get_total_flops()
 
 
-def our_step_flops(n: int, known: int) -> int:
-    """Matrix-product FLOPs of our step, forward and backward:
-    ``6 n^5 + 6 m n^3 + 36 n^4`` for ``m`` known cells.
+def our_step_flops(n: int, known: int, chunk_elements: int = 2**21) -> int:
+    """Matrix-product FLOPs of our step, forward and backward, for ``m`` known cells:
+    ``12 m n^3 + 36 n^4``, plus ``2 m n^3`` when the pairs take more than one chunk.
 
-    Forward: all products ``A_a B_b`` as one ``(n^2, n) @ (n, n^2)`` product (``2 n^5``),
-    the kept ``m`` of them against ``C`` (``2 m n^3``) and the six Gram matrices of ``H``
-    (``2 n^4`` each). Backward: two products of the same size per forward product.
+    Forward: the products ``A_a B_b`` of the ``m`` pairs (``2 m n^3``), their contraction
+    with ``C`` (``2 m n^3``) and the six Gram matrices of ``H`` (``2 n^4`` each). Backward:
+    two products of the same size per forward product, and over several chunks of pairs
+    the products once more (recomputed rather than stored). With every pair (``m = n^2``)
+    the products are one ``(n^2, n) @ (n, n^2)`` product of the same count.
     """
-    return 6 * n**5 + 6 * known * n**3 + 36 * n**4
+    flops = 12 * known * n**3 + 36 * n**4
+    if known > max(1, chunk_elements // (n * n)):
+        flops += 2 * known * n**3
+    return flops
 
 
 def adaptive_seconds(

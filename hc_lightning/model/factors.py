@@ -53,7 +53,7 @@ class _PairRows(torch.autograd.Function):
             pairs = slice(start, start + ctx.chunk)
             left, right = A[a[pairs]], B[b[pairs]]
             products = torch.bmm(left, right).view(-1, n * n)
-            grad_c.addmm_(grad_rows[pairs].T, products)
+            grad_c += grad_rows[pairs].T @ products  # (n, n*n)
             grad_products = (grad_rows[pairs] @ c_flat).view(-1, n, n)
             grad_A.index_add_(0, a[pairs], torch.bmm(grad_products, right.transpose(1, 2)))
             grad_B.index_add_(0, b[pairs], torch.bmm(left.transpose(1, 2), grad_products))
