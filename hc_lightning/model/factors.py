@@ -147,15 +147,14 @@ class HyperCubeFactors(nn.Module):
 
         Uses ``sum_ab ||A_a B_b||_F^2 = <sum_a A_a^T A_a, sum_b B_b B_b^T>_F``: ``O(n^4)``.
         """
-        terms = []
         n = self.n
-        for left, right in ((self.A, self.B), (self.B, self.C), (self.C, self.A)):
-            rows = left.reshape(n * n, n)  # ((k, i), j)
-            left_gram = rows.T @ rows  # (n, n): sum_k X_k^T X_k
-            columns = right.transpose(0, 1).reshape(n, n * n)  # (j, (k, i))
-            right_gram = columns @ columns.T  # (n, n): sum_k Y_k Y_k^T
-            terms.append((left_gram * right_gram).sum())
-        return torch.stack(terms) / self.n
+        cubes = torch.stack([self.A, self.B, self.C])  # (3, k, i, j)
+        rows = cubes.reshape(3, n * n, n)  # (3, (k, i), j)
+        left = rows.transpose(1, 2) @ rows  # (3, n, n): sum_k X_k^T X_k for A, B, C
+        columns = cubes.transpose(1, 2).reshape(3, n, n * n)  # (3, i, (k, j))
+        right = columns @ columns.transpose(1, 2)  # (3, n, n): sum_k X_k X_k^T
+        # Pairings AB, BC, CA: the left Gram of the first with the right Gram of the second.
+        return (left * right.roll(-1, dims=0)).sum(dim=(1, 2)) / n
 
     def regularizer(self) -> Tensor:
         """``H``, the sum of :meth:`regularizer_terms`."""

@@ -186,7 +186,7 @@ class HyperCubeModule(L.LightningModule):
         else:
             known = c >= 0
             a, b, c = a[known], b[known], c[known]
-        self._fitted_pairs = int(self.all_gather(torch.tensor(len(a), device=a.device)).sum())
+        self._fitted_pairs = int(self._summed(torch.tensor(len(a), device=a.device)))
         rows = self(a, b)
         data = self.data_loss(rows, c)
         terms = self.factors.regularizer_terms()
@@ -200,7 +200,7 @@ class HyperCubeModule(L.LightningModule):
                 f"the objective became {objective.item()} at step {self.global_step};"
                 " lower `model.lr` or `model.clip_factor`"
             )
-        data_total = self.all_gather(data.detach()).sum()
+        data_total = self._summed(data.detach())
         h_ratio = h.detach() / (3 * self.n**2)
         self.last_h_ratio = float(h_ratio)
         self._check_health(self.last_h_ratio)
@@ -225,6 +225,13 @@ class HyperCubeModule(L.LightningModule):
             )
             self.log("h/3n2", h_ratio, prog_bar=True, on_step=True, on_epoch=False, logger=False)
         return objective
+
+    def _summed(self, value: Tensor) -> Tensor:
+        """``value`` summed over the processes (as is in a single process, where gathering
+        costs more than the rest of a small step's bookkeeping)."""
+        if self.trainer.world_size == 1:
+            return value
+        return self.all_gather(value).sum()
 
     def _check_health(self, h_ratio: float) -> None:
         """Stop a run whose factors blow up, naming the options to change."""
