@@ -77,3 +77,11 @@ def test_finish_table_goes_on_when_the_completion_is_not_a_group() -> None:
 def test_finish_must_be_named() -> None:
     with pytest.raises(ValueError, match="`finish` must be 'factors' or 'table', got 'early'"):
         complete("S3", model_kwargs={"finish": "early"})
+
+
+def test_finish_table_says_why_there_are_no_irreps() -> None:
+    result = complete("S4", train_fraction=0.5, seed=0, model_kwargs={"finish": "table"})
+    report = result.report
+    assert report["exact"] and report["group"] == "S4" and report["irreps"] is None
+    assert report["irreps_skipped"].startswith("no irreps: the factors are not exact")
+    assert report["irreps_skipped"].endswith("the run stopped at the table (finish='table')")

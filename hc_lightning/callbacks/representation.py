@@ -28,6 +28,9 @@ from hc_lightning.model.module import HyperCubeModule
 log = logging.getLogger(__name__)
 
 REPRESENTATION_NAME = "representation.npz"
+# Homomorphism error (normalised Frobenius norm) above which rho is no representation at
+# all: refinement makes a near one exact, and no split into irreps can mean anything.
+NOT_A_REPRESENTATION = 0.1
 
 
 class GaugeFixCallback(L.Callback, ReportContributor):
@@ -175,6 +178,14 @@ class IrrepsCallback(L.Callback, ReportContributor):
         result = self._gauge.result
         if result is None or not result.loop_is_group:
             self.skipped = "no irreps: the completed table is not isotopic to a group"
+            return
+        if result.homomorphism_error > NOT_A_REPRESENTATION:
+            stopped = getattr(pl_module.hparams, "finish", None) == "table"
+            self.skipped = (
+                "no irreps: the factors are not exact, so rho is not a representation"
+                f" (homomorphism error {result.homomorphism_error:.1e})"
+                + ("; the run stopped at the table (finish='table')" if stopped else "")
+            )
             return
         try:
             self.decomposition = decompose(
