@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,9 @@ def complete(
     return Completion(report.completed, report.report, module, trainer, tuple(report.summary))
 
 
-def load_group(source: Any) -> FiniteGroup:
+def load_group(
+    source: FiniteGroup | Completion | CayleyTable | str | os.PathLike[str],
+) -> FiniteGroup:
     """The group a run discovered, from whatever the run left behind.
 
     Args:
@@ -159,7 +162,7 @@ def _checkpoint_table(path: Path) -> CayleyTable:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch and Lightning raise many kinds for a bad file
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise TableError(f"{path}: not a checkpoint of a HyperCube run ({reason})") from None
+        raise TableError(f"{path}: not a checkpoint of a HyperCube run ({reason})") from error
     cells = module.predicted_table().numpy()
     data = saved.get(CayleyDataModule.__qualname__, {})
     if "train_mask" in data and not module.hparams.distrust_known_cells:

@@ -75,7 +75,7 @@ class HyperCubeCLI(LightningCLI):
         def elements_that_fit(datamodule: CayleyDataModule) -> int:
             config = self.config[self.subcommand] if self.subcommand else self.config
             source = datamodule.hparams.get("path") or datamodule.table.name
-            check_memory(datamodule.n, config.model.double_precision, str(source))
+            check_memory(datamodule.n, str(source), double_precision=config.model.double_precision)
             return datamodule.n
 
         parser.link_arguments("data", "model.n", elements_that_fit, apply_on="instantiate")

@@ -6,9 +6,16 @@ Used by the ``hypercube`` command before it allocates the model.
 from __future__ import annotations
 
 import os
-import resource
 
-TRAINING_COPIES = 4  # of the factors: themselves, gradients, momentum, the initialisation's copy
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
+
+# Peak memory of a training step in units of the factors' 3 n^3 entries, measured at
+# n = 160 and 200: the factors, their gradients and momentum, the stacked copies of the
+# regularizer's Gram matrices and their gradients, and the gradient buffers of the products.
+TRAINING_COPIES = 10
 
 
 class MemoryShortageError(ValueError):
@@ -18,13 +25,14 @@ class MemoryShortageError(ValueError):
 def training_memory(n: int, double_precision: bool = False) -> int:
     """Bytes, about, that training a :class:`HyperCubeModule` of ``n`` elements takes.
 
-    The factors ``A, B, C`` hold ``3 n^3`` entries; training keeps as many gradients and
-    momentum entries, and the initialisation a passing copy:
-    ``4 * 3 n^3 * (4 bytes, or 8 in double precision)``.
+    The factors ``A, B, C`` hold ``3 n^3`` entries; a training step peaks at about
+    :data:`TRAINING_COPIES` times as many (gradients, momentum, the regularizer's copies
+    and the gradient buffers of the products): ``10 * 3 n^3 * (4 bytes, or 8 in double
+    precision)``.
 
     Example:
         >>> training_memory(100) / 1e6
-        48.0
+        120.0
     """
     return TRAINING_COPIES * 3 * n**3 * (8 if double_precision else 4)
 
@@ -34,8 +42,8 @@ def available_memory() -> int | None:
     the least of the memory the kernel counts as available (``MemAvailable``), the room
     under the address-space limit (``ulimit -v``) and the memory limit of the cgroup."""
     room = [_kernel_available()]
-    address_limit, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if address_limit != resource.RLIM_INFINITY:
+    address_limit, _ = resource.getrlimit(resource.RLIMIT_AS) if resource else (-1, -1)
+    if resource and address_limit != resource.RLIM_INFINITY:
         room.append(address_limit - _process_memory("VmSize"))
     cgroup_limit = _cgroup_limit()
     if cgroup_limit is not None:
@@ -83,8 +91,13 @@ def _cgroup_limit() -> int | None:
     return None
 
 
-def check_memory(n: int, double_precision: bool, source: str) -> None:
+def check_memory(n: int, source: str, *, double_precision: bool = False) -> None:
     """Refuse, before anything is allocated, a table whose model cannot be trained here.
+
+    Args:
+        n: number of elements of the table.
+        source: what the table is called in the message (its file or name).
+        double_precision: the model trains in float64.
 
     Raises:
         MemoryShortageError: naming ``source``, ``n``, the memory needed and the memory

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from hc_lightning import CayleyTable, FiniteGroup, TableError, complete, load, load_group
+from hc_lightning import (
+    CayleyTable,
+    FiniteGroup,
+    HyperCubeModule,
+    TableError,
+    complete,
+    load,
+    load_group,
+)
+from hc_lightning.api import _checkpoint_table
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +88,22 @@ def test_what_is_not_a_group_is_refused_in_one_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="associativ"):
         load_group(CayleyTable.from_cells(latin))
+
+
+def test_an_early_checkpoint_keeps_the_given_cells_and_predicts_the_others(tmp_path) -> None:
+    complete(
+        "Q8", seed=0, explain=False, max_steps=3, default_root_dir=str(tmp_path),
+        enable_checkpointing=True,
+    )  # fmt: skip
+    (checkpoint,) = tmp_path.glob("checkpoints/*.ckpt")
+    table = _checkpoint_table(checkpoint)
+    data = torch.load(checkpoint, weights_only=True)["CayleyDataModule"]
+    given = data["train_mask"].numpy()
+    module = HyperCubeModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    predicted = module.predicted_table().numpy()
+    np.testing.assert_array_equal(table.cells[given], data["cells"].numpy()[given])
+    np.testing.assert_array_equal(table.cells[~given], predicted[~given])
+    assert (predicted[given] != data["cells"].numpy()[given]).any()  # the merge matters here
+    with pytest.raises(ValueError) as error:  # three steps in, the table is no group
+        load_group(checkpoint)
+    assert "\n" not in str(error.value)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import escnn.gspaces
 import escnn.nn
 import numpy as np
+import pooch
 import pytest
 import torch
 
@@ -289,6 +291,9 @@ def discovered_square_group(name: str) -> tuple[FiniteGroup, np.ndarray]:
 def test_escnn_check_equivariance_of_r2conv_on_a_discovered_group(name: str) -> None:
     """escnn's own check: ``R2Conv.check_equivariance`` on the gspace the discovered group
     is mapped onto (it reads ``scipy.datasets.face()``: ``make setup`` puts it in place)."""
+    image = Path(pooch.os_cache("scipy-data")) / "face.dat"
+    if not image.is_file():
+        pytest.fail(f"{image} is missing: run `python tools/escnn_test_image.py` (make setup does)")
     group, perm = discovered_square_group(name)
     kind = "rot2dOnR2" if name == "C4" else "flipRot2dOnR2"
     reflection = None if name == "C4" else int(perm[4])

@@ -21,10 +21,12 @@ class InterruptCheckpoint(Callback):
 
     SIGTERM stops the fit at the end of an epoch, where Lightning raises
     :class:`SIGTERMException`. Inside :meth:`catching_ctrl_c`, a Ctrl-C during the
-    training loop stops it at the start of the next step (a second one at once), so that
-    the checkpoint holds whole steps; outside the loop it stops the fit at once. Either
-    way :meth:`on_exception` writes the checkpoint into the folder of the trainer's
-    :class:`ModelCheckpoint`, from which ``--ckpt_path`` resumes the run.
+    training loop stops it at the start of the next step, so that the checkpoint holds
+    whole steps; outside the loop it stops the fit at once. Either way
+    :meth:`on_exception` writes the checkpoint into the folder of the trainer's
+    :class:`ModelCheckpoint`, from which ``--ckpt_path`` resumes the run. A second Ctrl-C
+    stops at once, mid-step, and saves nothing (``last.ckpt`` keeps the last whole step
+    that :class:`ModelCheckpoint` saved).
     """
 
     def __init__(self) -> None:
@@ -33,6 +35,7 @@ class InterruptCheckpoint(Callback):
         self.path: Path | None = None
         self._in_loop = False
         self._stop_requested = False
+        self._forced = False
 
     @contextmanager
     def catching_ctrl_c(self) -> Iterator[None]:
@@ -47,7 +50,9 @@ class InterruptCheckpoint(Callback):
             signal.signal(signal.SIGINT, previous)
 
     def _on_ctrl_c(self, signum: int, frame: FrameType | None) -> None:
-        if self._stop_requested or not self._in_loop:
+        if self._stop_requested:
+            self._forced = True
+        if self._forced or not self._in_loop:
             raise KeyboardInterrupt
         self._stop_requested = True
 
@@ -73,6 +78,8 @@ class InterruptCheckpoint(Callback):
         else:
             return
         self.step = trainer.global_step
+        if self._forced:
+            return
         folders = [
             callback.dirpath
             for callback in trainer.checkpoint_callbacks
@@ -86,7 +93,9 @@ class InterruptCheckpoint(Callback):
     def message(self) -> str:
         """One line: the signal, the step, and how to resume."""
         stopped = f"interrupted by {self.signal.name} at step {self.step}"
+        if self._forced:
+            return f"{stopped}, mid-step by a second Ctrl-C; nothing saved"
         if self.path is None:
-            return f"{stopped}, before a checkpoint folder was set up; nothing to resume from"
+            return f"{stopped}; checkpointing is off, so there is nothing to resume from"
         path = shlex.quote(str(self.path))
         return f"{stopped}; saved {path}: resume with the same command and --ckpt_path {path}"

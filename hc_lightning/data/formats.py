@@ -62,6 +62,7 @@ def _shown(value: object) -> str:
 
 
 def parse_grid_csv(text: str) -> CayleyTable:
+    """A CSV grid: with a header row of labels, or element indices without one."""
     rows = _csv_rows(text)
     if not rows:
         raise TableError("the file holds no rows")
@@ -137,6 +138,7 @@ def _check_labels(labels: Sequence[str], where: str) -> None:
 
 
 def parse_observations(text: str) -> CayleyTable:
+    """Observations ``a,b,c`` one per line, with an optional ``# labels:`` line."""
     labels: list[str] = []
     declared = False
     triples: list[tuple[int, str, str, str]] = []
@@ -156,9 +158,22 @@ def parse_observations(text: str) -> CayleyTable:
     if not triples:
         raise TableError("the file holds no observations")
     if not declared:
-        for _, *fields in triples:
-            labels.extend(label for label in fields if label not in labels)
+        labels = _labels_in_order(triples)
     return _table_from_triples(labels, triples, "line")
+
+
+def _labels_in_order(triples: list[tuple[int, str, str, str]]) -> list[str]:
+    """The labels of the observations in order of first appearance; refuses more than
+    :data:`MAX_ELEMENTS` as soon as they pass it."""
+    seen: dict[str, None] = {}
+    for _, *fields in triples:
+        for label in fields:
+            seen.setdefault(label)
+        if len(seen) > MAX_ELEMENTS:
+            raise TableError(
+                f"the observations name more than the {MAX_ELEMENTS} elements supported"
+            )
+    return list(seen)
 
 
 def _table_from_triples(
@@ -187,6 +202,7 @@ def _table_from_triples(
 
 
 def parse_json(text: str) -> CayleyTable:
+    """``{"labels": [...], "table": [[...]]}`` or ``{"labels": [...], "observations": [...]}``."""
     try:
         document = json.loads(text, parse_int=_json_integer)
     except json.JSONDecodeError as error:
@@ -236,9 +252,7 @@ def _json_observations(observations: object, labels: list[str] | None) -> Cayley
                 )
         triples.append((position, *(str(value) for value in item)))
     if labels is None:
-        labels = []
-        for _, *fields in triples:
-            labels.extend(label for label in fields if label not in labels)
+        labels = _labels_in_order(triples)
     _check_labels(labels, '"labels" list')
     return _table_from_triples(list(labels), triples, "observation")
 
@@ -284,6 +298,7 @@ def _json_cell(value: object, index: dict[str, int], n: int, where: tuple[int, i
 
 
 def format_grid_csv(table: CayleyTable) -> str:
+    """The CSV grid of ``table`` with a header row of labels; unknown cells empty."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["", *table.labels])
@@ -293,6 +308,7 @@ def format_grid_csv(table: CayleyTable) -> str:
 
 
 def format_observations(table: CayleyTable) -> str:
+    """One observation per known cell, after a ``# labels:`` line."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     buffer.write("# labels: ")
@@ -305,5 +321,6 @@ def format_observations(table: CayleyTable) -> str:
 
 
 def format_json(table: CayleyTable) -> str:
+    """``{"labels": [...], "table": [[...]]}`` with labels in the cells, null for unknown."""
     grid = [[table.labels[c] if c != UNKNOWN else None for c in row] for row in table.cells]
     return json.dumps({"labels": list(table.labels), "table": grid}, indent=1) + "\n"

@@ -204,7 +204,8 @@ class HyperCubeModule(L.LightningModule):
         h_ratio = h.detach() / (3 * self.n**2)
         self.last_h_ratio = float(h_ratio)
         self._check_health(self.last_h_ratio)
-        self._on_target = float(rows.detach().gather(1, c.view(-1, 1)).mean())
+        on_target = rows.detach().gather(1, c.view(-1, 1)).sum()  # T[a, b, c] on the answers
+        self._on_target = float(self._summed(on_target)) / max(self._fitted_pairs, 1)
         self._last_terms = (float(data_total), float(penalty.detach()))
         balance = self.factors.balance(terms.detach())
         self.schedule.tolerance_floor = 100 * torch.finfo(objective.dtype).eps
@@ -267,12 +268,20 @@ class HyperCubeModule(L.LightningModule):
         ):
             self.schedule.request_completion()
         event = self.schedule.step()
-        table_found = (
+        if (
             self.hparams.finish == "table"
             and self.schedule.done_step is None
-            and (event == "completed" or (self.schedule.on_completed_table and checkpoint_step))
+            and (event == "completed" or (self.schedule.phase != "fit" and checkpoint_step))
             and self._table_is_a_group(batch)
-        )
+        ):
+            self.schedule.finish()
+            log.info(
+                "step %d: the completed table is a group that agrees with every given cell;"
+                " stopping",
+                self.global_step,
+            )
+            self.trainer.should_stop = True
+            return
         if event == "completed":
             in_double = self.hparams.polish_in_double
             if in_double is None:
@@ -296,14 +305,6 @@ class HyperCubeModule(L.LightningModule):
             log.info("step %d: the fit has settled; regularizer switched off", self.global_step)
         elif event == "done":
             log.info("step %d: table fitted; stopping", self.global_step)
-            self.trainer.should_stop = True
-        if table_found:
-            self.schedule.finish()
-            log.info(
-                "step %d: the completed table is a group that agrees with every given cell;"
-                " stopping",
-                self.global_step,
-            )
             self.trainer.should_stop = True
 
     @torch.no_grad()
@@ -344,7 +345,8 @@ class HyperCubeModule(L.LightningModule):
     @torch.no_grad()
     def predicted_table(self) -> Tensor:
         """``argmax_c T[a, b, c]`` for every cell, shape ``(n, n)``."""
-        a, b = torch.meshgrid(torch.arange(self.n), torch.arange(self.n), indexing="ij")
+        cells = torch.arange(self.n, device=self.factors.A.device)
+        a, b = torch.meshgrid(cells, cells, indexing="ij")
         return self.predict_rows(a.reshape(-1), b.reshape(-1)).argmax(dim=1).view(self.n, self.n)
 
     @torch.no_grad()
@@ -354,7 +356,8 @@ class HyperCubeModule(L.LightningModule):
         The regularizer shrinks ``T`` while it is on; this undoes the shrinkage in one step.
         """
         n = self.n
-        a, b = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+        cells = torch.arange(n, device=self.factors.A.device)
+        a, b = torch.meshgrid(cells, cells, indexing="ij")
         rows = self.predict_rows(a.reshape(-1), b.reshape(-1))
         on_target = rows.gather(1, self.completion.view(-1, 1))
         overlap, energy = on_target.sum(), rows.square().sum()

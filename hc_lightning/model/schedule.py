@@ -108,8 +108,7 @@ class EpsSchedule:
         return None
 
     def finish(self) -> None:
-        """End the run now (the model found what it was asked to); :meth:`step` then
-        returns no further event."""
+        """End the run now (the model found what it was asked to): mark it done."""
         self.done_step = self.steps
 
     def request_completion(self) -> None:
