@@ -181,6 +181,11 @@ def main(args: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message=".*py3nj.*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # Full-batch data: resuming mid-epoch is exact, and a partial table has no held-out
+    # cells to validate on; a resumed run writes its checkpoints into its own folder.
+    warnings.filterwarnings("ignore", message=".*dataloader is not resumable.*")
+    warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
+    warnings.filterwarnings("ignore", message=".*The dirpath has changed.*")
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -200,7 +205,7 @@ def main(args: list[str] | None = None) -> None:
         print(f"hypercube: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     except RunInterruptedError as interruption:
-        print(f"hypercube: {interruption}", file=sys.stderr)
+        print(f"\nhypercube: {interruption}", file=sys.stderr)  # after the progress bar
         raise SystemExit(interruption.exit_code) from None
     except KeyboardInterrupt:
         print("hypercube: interrupted", file=sys.stderr)

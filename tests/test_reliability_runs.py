@@ -284,3 +284,25 @@ def test_the_same_seed_gives_the_same_run() -> None:
     assert reports[0]["exact"] and reports[0]["steps"] > 0
     for a, b in zip(runs[0].module.parameters(), runs[1].module.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_resuming_a_finished_run_takes_no_step(tmp_path: Path, cli) -> None:
+    code, _, _ = cli(tmp_path / "first")
+    assert code == 0
+    checkpoint = only(tmp_path / "first", "**/checkpoints/last.ckpt")
+    finished = torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
+    code, out, err = cli(tmp_path / "again", f"--ckpt_path={checkpoint}")
+    assert code == 0, err
+    assert f"exact after {finished} steps" in out
+
+
+@pytest.mark.parametrize("group", ["S4", "Z6"], ids=["other-size", "same-size"])
+def test_resuming_on_another_table_is_refused_in_one_line(tmp_path: Path, cli, group: str) -> None:
+    code, _, _ = cli(tmp_path / "first", "--trainer.max_steps=20")
+    assert code == 0
+    checkpoint = only(tmp_path / "first", "**/checkpoints/last.ckpt")
+    code, out, err = cli(tmp_path / "again", f"--data.group={group}", f"--ckpt_path={checkpoint}")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "trained on another table" in lines[0], err
+    assert "Traceback" not in out + err

@@ -138,6 +138,11 @@ class GaugeFixCallback(L.Callback, ReportContributor):
     def summary_lines(self) -> list[str]:
         if self.result is None:
             return [self.skipped] if self.skipped else []
+        if self.result.homomorphism_error > NOT_A_REPRESENTATION:
+            return [
+                "rho: the factors are not exact, so no representation is read off them"
+                f" (homomorphism error {self.result.homomorphism_error:.1e} refined)"
+            ]
         return [
             f"rho: homomorphism error {self.raw.homomorphism_error:.1e} from the factors,"
             f" {self.result.homomorphism_error:.1e} refined; identity"

@@ -13,6 +13,7 @@ from torch import Tensor
 from torchmetrics.classification import MulticlassAccuracy
 
 from hc_lightning.algebra.group import check_axioms
+from hc_lightning.data.table import TableError
 from hc_lightning.metrics import ExactCellFraction
 from hc_lightning.model.factors import HyperCubeFactors
 from hc_lightning.model.schedule import EpsSchedule
@@ -426,9 +427,38 @@ class HyperCubeModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["eps_schedule"] = self.schedule.state_dict()
 
+    def on_train_start(self) -> None:
+        if self.schedule.done_step is not None:  # resumed from a finished run
+            log.info("the run finished at step %d; nothing to do", self.schedule.done_step)
+            self.trainer.should_stop = True
+            with torch.no_grad():
+                self.last_h_ratio = float(self.factors.regularizer()) / (3 * self.n**2)
+
+    def on_train_batch_start(self, batch: object, batch_idx: int) -> int | None:
+        # -1 skips the rest of the epoch: a resumed finished run takes no step.
+        return -1 if self.schedule.done_step is not None else None
+
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._check_same_table(checkpoint)
         saved = checkpoint.get("state_dict", {}).get("factors.A")
         if saved is not None and saved.dtype != self.factors.A.dtype:
             self.factors.to(saved.dtype)
         if "eps_schedule" in checkpoint:
             self.schedule.load_state_dict(checkpoint["eps_schedule"])
+
+    def _check_same_table(self, checkpoint: dict) -> None:
+        """Refuse, in one line, to resume on another table than the checkpoint's."""
+        saved_n = checkpoint.get("hyper_parameters", {}).get("n", self.n)
+        trainer = self._trainer
+        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
+        table = getattr(datamodule, "table", None)
+        saved = checkpoint.get("CayleyDataModule", {})
+        if saved_n == self.n and (table is None or "cells" not in saved):
+            return
+        if saved_n == self.n and torch.equal(saved["cells"], torch.tensor(table.cells)):
+            return
+        this = f"{table.name} (n = {table.n})" if table is not None else f"n = {self.n}"
+        raise TableError(
+            f"the checkpoint was trained on another table (n = {saved_n}) than this run's"
+            f" {this}; resume with the data options of the run it comes from"
+        )
