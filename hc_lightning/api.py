@@ -132,6 +132,8 @@ def load_group(
     if isinstance(source, CayleyTable):
         return _group_of(source)
     path = Path(source)
+    if not path.exists():
+        raise TableError(f"{path}: no such file or directory")
     if path.suffix == ".ckpt":
         return _group_of(_checkpoint_table(path))
     if path.name == REPORT_NAME:
@@ -156,7 +158,7 @@ def _checkpoint_table(path: Path) -> CayleyTable:
     the model (unless it distrusted them) and its predictions elsewhere, with the labels of
     the table it was trained on."""
     if not path.is_file():
-        raise TableError(f"{path}: no such checkpoint")
+        raise TableError(f"{path}: not a file")
     try:
         module = HyperCubeModule.load_from_checkpoint(path, map_location="cpu")
         saved = torch.load(path, map_location="cpu", weights_only=True)

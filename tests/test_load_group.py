@@ -74,8 +74,10 @@ def test_groups_and_tables_pass_through() -> None:
 def test_what_is_not_a_group_is_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(TableError, match="no completed table"):
         load_group(tmp_path)
-    with pytest.raises(TableError, match="no such checkpoint"):
+    with pytest.raises(TableError, match=r"missing\.ckpt: no such file or directory"):
         load_group(tmp_path / "missing.ckpt")
+    with pytest.raises(TableError, match="gone: no such file or directory"):
+        load_group(tmp_path / "gone")
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
     with pytest.raises(TableError, match="not a checkpoint of a HyperCube run"):
         load_group(tmp_path / "junk.ckpt")
