@@ -8,8 +8,6 @@ with the accuracy recomputed from the model's own predictions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import lightning as L
 import numpy as np
 import pytest
@@ -33,14 +31,7 @@ from hc_lightning.nn import (
     trivial_action,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """Tiny convolutions run far faster on one thread on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def d4(relabel_seed: int | None = None) -> tuple[FiniteGroup, SpatialAction]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from hc_lightning import complete, load
 from hc_lightning.callbacks.consistency import ConsistencyCallback, compare_given_cells
@@ -18,13 +17,7 @@ from hc_lightning.data.table import UNKNOWN, CayleyTable
 NOISY_MODEL = {"distrust_known_cells": True, "eps": 0.2, "early_completion": False}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Train on one thread: on a shared two-core machine a busy thread pool spins."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def corrupted(name: str, known: float, count: int, seed: int) -> tuple[CayleyTable, np.ndarray]:

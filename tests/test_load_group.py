@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _threads import one_thread
 
 from hc_lightning import (
     CayleyTable,
@@ -24,14 +25,10 @@ from hc_lightning.api import _checkpoint_table
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     """A Q8 run from 60 % of its table, with its files and a checkpoint in a directory."""
     directory = tmp_path_factory.mktemp("run")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         result = complete(
             "Q8", seed=0, explain=False, default_root_dir=str(directory), enable_checkpointing=True
         )
-    finally:
-        torch.set_num_threads(threads)
     assert result.report["exact"]
     return result, directory
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import escnn.gspaces
@@ -45,14 +44,7 @@ from hc_lightning.nn import (
 )
 from hc_lightning.nn.escnn_bridge import table_fingerprint
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """Tiny float64 convolutions run far faster on one thread on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 RELABEL_S3 = [3, 5, 0, 1, 4, 2]  # identity 0 -> 3
@@ -276,13 +268,7 @@ def discovered_square_group(name: str) -> tuple[FiniteGroup, np.ndarray]:
     """The relabelled C4 or D4 as HyperCube completes it from 60 % of its table."""
     truth, _, perm = relabelled_square_group(name)
     table = CayleyTable.from_cells(truth.table, truth.labels, name=name)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        completion = complete(table, train_fraction=0.6, seed=0, explain=False)
-    finally:
-        torch.set_num_threads(threads)
-    group = load_group(completion)
+    group = load_group(complete(table, train_fraction=0.6, seed=0, explain=False))
     assert np.array_equal(group.table, truth.table)
     return group, perm
 

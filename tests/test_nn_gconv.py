@@ -8,7 +8,6 @@ in float64.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -26,14 +25,7 @@ from hc_lightning.nn import (
 )
 from hc_lightning.nn.gconv import left_quotient_index
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread() -> Iterator[None]:
-    """Tiny float64 convolutions run far faster on one thread on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 BUILDERS = {

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from hc_lightning.cli import main
 from hc_lightning.data.io import read_table, write_table
@@ -36,13 +35,7 @@ KEEP_NAME, KEEP_TEXT = "keep.txt", "written before the run\n"
 Content = str | bytes | np.ndarray | Callable[[Path], None]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Train on one thread: on a shared two-core machine a busy thread pool spins."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @dataclasses.dataclass(frozen=True)

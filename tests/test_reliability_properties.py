@@ -13,8 +13,8 @@ equations, so the check costs ``n^5``.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from _tables import is_group_reference
+from _threads import one_thread
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -176,12 +176,8 @@ def test_arbitrary_operations_are_groups_only_when_they_are(n: int, seed: int) -
 @given(st.sampled_from([5, 6]), seeds)
 def test_training_on_a_non_group_never_reports_a_group(n: int, seed: int) -> None:
     T = non_group_latin_square(n, seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a busy thread pool spins on a shared two-core machine
-    try:
+    with one_thread():
         result = complete(CayleyTable.from_cells(T), train_fraction=1.0, seed=0, max_steps=3000)
-    finally:
-        torch.set_num_threads(threads)
     report = result.report
     assert report["group"] is None and not report["is_group"] and not report["is_group_isotope"]
     assert report["irreps"] is None

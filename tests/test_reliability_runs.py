@@ -24,13 +24,7 @@ KEEP_NAME, KEEP_TEXT = "keep.txt", "written before the run\n"
 FIGURES = ("steps", "heldout_accuracy", "h_over_3n2", "data_loss", "exact", "eps_off_step")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Train on one thread: on a shared two-core machine a busy thread pool spins."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def hypercube(*args: str) -> subprocess.Popen:
